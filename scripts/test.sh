@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what the tests need and runs every test: Rust (engine and WebSocket server),
+# formatting and lints, the UI's type checks, linter and unit tests, a build of the app
+# and its .deb bundle, and the end-to-end specs driving the built app through
+# tauri-driver and WebKitWebDriver under Xvfb.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "Rust: format"
+cargo fmt --all --check
+step "Rust: clippy (engine and server crates)"
+cargo clippy -p ferry-core -p ferry-ws --all-targets -- -D warnings
+step "Rust: tests"
+cargo test --workspace --exclude ferry-desktop
+
+step "UI: type check"
+npm run --silent ui:check
+step "UI: lint"
+npm run --silent ui:lint
+step "UI: unit tests"
+npm run --silent ui:test
+
+step "App: build and .deb bundle"
+npx tauri build --bundles deb
+step "App: clippy (desktop shell)"
+cargo clippy -p ferry-desktop --release --features custom-protocol -- -D warnings
+
+step "End to end (tauri-driver, WebKitWebDriver, Xvfb)"
+target_dir="$(cargo metadata --format-version 1 --no-deps | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')"
+export FERRY_APP="$target_dir/release/ferry-desktop"
+xvfb-run --auto-servernum --server-args="-screen 0 1280x800x24" npm run --silent e2e

@@ -1,0 +1,71 @@
+//! The desktop shell: starts the engine and the progress server, opens the window, and
+//! turns drops, dialogs and commands into calls on the engine. Everything else lives in
+//! the Tauri-free crates `ferry-core` and `ferry-ws`.
+
+mod commands;
+mod logging;
+mod notifications;
+mod settings;
+mod state;
+
+use state::AppState;
+use tauri::{DragDropEvent, Manager, RunEvent, WindowEvent};
+
+/// Builds and runs the application until the user quits.
+pub fn run() {
+    let app = tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_notification::init())
+        .setup(|app| {
+            let settings = settings::Settings::resolve(app.handle())?;
+            let log_guard = logging::init(&settings.log_dir);
+            tracing::info!(
+                data_dir = %settings.data_dir.display(),
+                destination = %settings.destination_dir.display(),
+                logs = %settings.log_dir.display(),
+                "starting Ferry {}", env!("CARGO_PKG_VERSION")
+            );
+            // The engine and the socket are up before the webview exists, so the first
+            // thing the page asks for (the socket's address) is always there.
+            let state = tauri::async_runtime::block_on(AppState::start(&settings, log_guard))?;
+            notifications::watch_batches(app.handle().clone(), &state.engine);
+            app.manage(state);
+            let window_config = app
+                .config()
+                .app
+                .windows
+                .first()
+                .cloned()
+                .ok_or("tauri.conf.json declares no window")?;
+            tauri::WebviewWindowBuilder::from_config(app.handle(), &window_config)?.build()?;
+            Ok(())
+        })
+        .on_window_event(|window, event| {
+            if let WindowEvent::DragDrop(DragDropEvent::Drop { paths, .. }) = event {
+                let state = window.state::<AppState>();
+                let engine = state.engine.clone();
+                let paths = paths.clone();
+                tauri::async_runtime::spawn(async move {
+                    if let Err(error) = engine.enqueue(paths).await {
+                        tracing::error!(%error, "could not enqueue dropped files");
+                    }
+                });
+            }
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::connection_info,
+            commands::enqueue_paths,
+            commands::snapshot,
+            commands::destination_dir,
+        ])
+        .build(tauri::generate_context!())
+        .expect("Ferry could not start its window; see the log above");
+
+    app.run(|handle, event| {
+        if let RunEvent::Exit = event {
+            if let Some(state) = handle.try_state::<AppState>() {
+                tauri::async_runtime::block_on(state.stop());
+            }
+        }
+    });
+}

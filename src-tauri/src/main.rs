@@ -1,0 +1,8 @@
+//! The Ferry desktop application.
+
+// No console window next to the app on Windows release builds.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+fn main() {
+    ferry_desktop::run();
+}

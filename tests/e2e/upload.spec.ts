@@ -1,0 +1,44 @@
+// The walking skeleton end to end: two real files enqueued through the same entry point
+// a drop uses, both progress bars reaching 100 %, status Done, and byte-identical copies.
+import { browser, $, $$, expect } from '@wdio/globals';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { enqueuePaths, saveScreenshot, waitForConnection } from '../helpers/app.js';
+
+describe('dropping files on Ferry', () => {
+  it('uploads two files with live progress to Done and byte-identical copies', async () => {
+    const run = process.env.FERRY_E2E_RUN!;
+    const sources = [
+      { name: 'holiday-photos.bin', bytes: randomBytes(6 * 1024 * 1024 + 123) },
+      { name: 'notes.txt', bytes: Buffer.from('Ferry end-to-end fixture\n'.repeat(40_000)) },
+    ].map(({ name, bytes }) => {
+      const file = path.join(run, 'fixtures', name);
+      writeFileSync(file, bytes);
+      return { name, file, bytes };
+    });
+
+    await waitForConnection();
+    const report = await enqueuePaths(sources.map((s) => s.file));
+    expect(report.jobs).toHaveLength(2);
+    expect(report.skipped).toEqual([]);
+
+    for (const id of report.jobs) {
+      const row = $(`[data-testid="job-row"][data-job-id="${id}"]`);
+      await row.waitForExist();
+      await browser.waitUntil(async () => (await row.getAttribute('data-status')) === 'done', {
+        timeoutMsg: `job ${id} did not reach Done`,
+      });
+      await expect(row.$('[role="progressbar"]')).toHaveAttribute('aria-valuenow', '100');
+      await expect(row.$('[data-testid="job-status"]')).toHaveText(expect.stringContaining('Done'));
+    }
+    await expect($$('[data-testid="job-row"]')).toBeElementsArrayOfSize(2);
+    await saveScreenshot('upload-done');
+
+    const destination = process.env.FERRY_DESTINATION_DIR!;
+    for (const source of sources) {
+      const copy = readFileSync(path.join(destination, source.name));
+      expect(copy.equals(source.bytes)).toBe(true);
+    }
+  });
+});

@@ -1,0 +1,77 @@
+// Drives the built Ferry app through tauri-driver, which hands the session to
+// WebKitWebDriver. Each run gets fresh data and destination folders so runs never
+// see each other's jobs.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, mkdirSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+const application =
+  process.env.FERRY_APP ?? path.join(process.env.CARGO_TARGET_DIR ?? path.join(root, 'target'), 'release', 'ferry-desktop');
+const driverPort = 4444;
+
+let tauriDriver: ChildProcess | undefined;
+
+function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.end();
+        resolve();
+      });
+      socket.once('error', () => {
+        socket.destroy();
+        if (Date.now() > deadline) reject(new Error(`tauri-driver did not listen on port ${port} within ${timeoutMs} ms`));
+        else setTimeout(attempt, 100);
+      });
+    };
+    attempt();
+  });
+}
+
+export const config: WebdriverIO.Config = {
+  runner: 'local',
+  specs: ['./e2e/**/*.spec.ts'],
+  maxInstances: 1,
+  hostname: '127.0.0.1',
+  port: driverPort,
+  capabilities: [
+    {
+      'tauri:options': { application },
+      'wdio:enforceWebDriverClassic': true,
+    } as WebdriverIO.Capabilities,
+  ],
+  logLevel: 'warn',
+  framework: 'mocha',
+  reporters: ['spec'],
+  mochaOpts: { ui: 'bdd', timeout: 120_000 },
+  waitforTimeout: 30_000,
+
+  onPrepare: async () => {
+    const run = mkdtempSync(path.join(os.tmpdir(), 'ferry-e2e-'));
+    for (const name of ['data', 'destination', 'logs', 'fixtures']) mkdirSync(path.join(run, name));
+    // Inherited by tauri-driver, WebKitWebDriver, the app and the spec workers.
+    process.env.FERRY_E2E_RUN = run;
+    process.env.FERRY_DATA_DIR = path.join(run, 'data');
+    process.env.FERRY_DESTINATION_DIR = path.join(run, 'destination');
+    process.env.FERRY_LOG_DIR = path.join(run, 'logs');
+    process.env.FERRY_CONNECTION_FILE = path.join(run, 'connection.json');
+    process.env.FERRY_E2E_ARTIFACTS ??= path.join(root, 'tests', 'artifacts');
+    mkdirSync(process.env.FERRY_E2E_ARTIFACTS, { recursive: true });
+    tauriDriver = spawn('tauri-driver', ['--port', String(driverPort)], { stdio: ['ignore', 'inherit', 'inherit'] });
+    tauriDriver.once('error', (error) => {
+      console.error(`could not start tauri-driver: ${error.message}; run scripts/setup.sh`);
+    });
+    await waitForPort(driverPort, 20_000);
+  },
+
+  onComplete: () => {
+    tauriDriver?.kill();
+  },
+};

@@ -1,0 +1,367 @@
+// Generated from the Rust protocol types in src-tauri/crates/ferry-ws/src/protocol.rs
+// and src-tauri/crates/ferry-core/src/model.rs. Do not edit: run
+// `FERRY_UPDATE_GENERATED=1 cargo test -p ferry-ws --test protocol_typescript` instead.
+
+/**
+ * Identifies one job (one file on its way to one destination) for its whole life,
+ * across restarts: it is the job's row id in the queue database.
+ */
+export type JobId = number;
+
+/**
+ * Where a job stands. The active stages run in this order:
+ * `hashing -> parsing -> uploading -> verifying -> done`; a job may instead end
+ * `failed` or `cancelled`, or rest `paused` until it is resumed.
+ */
+export type JobStatus = "queued" | "hashing" | "parsing" | "uploading" | "verifying" | "done" | "failed" | "paused" | "cancelled";
+
+/**
+ * Live progress of one job within its current stage.
+ */
+export type JobProgress = { 
+/**
+ * The job this progress belongs to.
+ */
+job_id: JobId, 
+/**
+ * The stage the figures below describe.
+ */
+status: JobStatus, 
+/**
+ * Bytes processed so far in this stage (hashed, sniffed, sent or verified).
+ */
+current: number, 
+/**
+ * Bytes this stage will process in all: the file size for hashing, uploading and
+ * verifying; for parsing, the leading bytes it inspects (at most a few KiB).
+ */
+total: number, 
+/**
+ * Smoothed throughput of this stage in bytes per second (an exponential moving
+ * average, so the figure does not jump with every chunk).
+ */
+speed: number, 
+/**
+ * Seconds left in this stage at the smoothed speed; `None` before the speed is known.
+ */
+eta_secs: number | null, };
+
+/**
+ * Everything the UI shows about one job.
+ */
+export type JobView = { 
+/**
+ * The job's id.
+ */
+id: JobId, 
+/**
+ * Absolute path of the source file.
+ */
+path: string, 
+/**
+ * The file name shown to the user.
+ */
+name: string, 
+/**
+ * Size of the source file in bytes when it was enqueued.
+ */
+size: number, 
+/**
+ * Where the job stands.
+ */
+status: JobStatus, 
+/**
+ * Progress within the current stage.
+ */
+progress: JobProgress, 
+/**
+ * MIME type sniffed from the file's first bytes, once parsing has run.
+ */
+mime: string | null, 
+/**
+ * BLAKE3 hash of the content (hex), once hashing has run.
+ */
+hash: string | null, 
+/**
+ * Where the file landed (a path or URL), once uploaded.
+ */
+remote: string | null, 
+/**
+ * Why the job failed, in words meant for the user.
+ */
+error: string | null, 
+/**
+ * When the job was created, in milliseconds since the Unix epoch.
+ */
+created_at_ms: number, };
+
+/**
+ * Figures for the whole queue, shown in the header.
+ */
+export type QueueTotals = { 
+/**
+ * Jobs in the queue, whatever their state.
+ */
+jobs: number, 
+/**
+ * Jobs that are done.
+ */
+done: number, 
+/**
+ * Jobs that failed.
+ */
+failed: number, 
+/**
+ * Jobs a worker is running right now.
+ */
+active: number, 
+/**
+ * Jobs waiting for a worker.
+ */
+queued: number, 
+/**
+ * Jobs paused by the user.
+ */
+paused: number, 
+/**
+ * Jobs cancelled by the user.
+ */
+cancelled: number, 
+/**
+ * Bytes of every job that is not cancelled.
+ */
+bytes_total: number, 
+/**
+ * Bytes uploaded so far over those jobs (done jobs count in full).
+ */
+bytes_done: number, 
+/**
+ * Sum of the smoothed upload speeds of the active jobs, bytes per second.
+ */
+speed: number, 
+/**
+ * Seconds until the queue is empty at that speed; `None` when idle or unknown.
+ */
+eta_secs: number | null, };
+
+/**
+ * The whole state at one moment: what a newly connected client starts from.
+ */
+export type Snapshot = { 
+/**
+ * Every job, oldest first.
+ */
+jobs: Array<JobView>, 
+/**
+ * Figures for the whole queue.
+ */
+totals: QueueTotals, };
+
+/**
+ * A path `enqueue` refused, and why.
+ */
+export type SkippedPath = { 
+/**
+ * The path as given or as found while walking a folder.
+ */
+path: string, 
+/**
+ * Why it was skipped, in words meant for the user.
+ */
+reason: string, };
+
+/**
+ * What became of one `enqueue` call.
+ */
+export type EnqueueReport = { 
+/**
+ * Jobs created, one per file, in the order the files were found.
+ */
+jobs: Array<JobId>, 
+/**
+ * Paths that were not enqueued, each with the reason.
+ */
+skipped: Array<SkippedPath>, };
+
+/**
+ * A change in the engine that clients must hear about. Progress is latest-value-wins
+ * state; job updates carry the whole job so a client never has to merge fields.
+ */
+export type EngineEvent = { "kind": "progress", 
+/**
+ * The figures.
+ */
+progress: JobProgress, 
+/**
+ * The queue's figures at the same moment.
+ */
+totals: QueueTotals, } | { "kind": "job", 
+/**
+ * The job as it is now.
+ */
+job: JobView, 
+/**
+ * The queue's figures at the same moment.
+ */
+totals: QueueTotals, };
+
+/**
+ * The stable error codes of the protocol.
+ */
+export type ErrorCode = "invalid_data" | "message_too_large" | "unknown_job" | "command_failed";
+
+/**
+ * Why a message or a command failed.
+ */
+export type ProtocolError = { 
+/**
+ * A stable code clients can branch on.
+ */
+code: ErrorCode, 
+/**
+ * Words meant for a person: what was wrong and what to do.
+ */
+message: string, };
+
+/**
+ * What a successful command did.
+ */
+export type CommandResult = { "kind": "enqueued", 
+/**
+ * The report.
+ */
+report: EnqueueReport, } | { "kind": "job", 
+/**
+ * The job.
+ */
+job: JobView, };
+
+/**
+ * The commands a client can give.
+ */
+export type Command = { "action": "enqueue", 
+/**
+ * Absolute paths on this machine.
+ */
+paths: Array<string>, } | { "action": "pause", 
+/**
+ * The job.
+ */
+job_id: JobId, } | { "action": "resume", 
+/**
+ * The job.
+ */
+job_id: JobId, } | { "action": "cancel", 
+/**
+ * The job.
+ */
+job_id: JobId, } | { "action": "retry", 
+/**
+ * The job.
+ */
+job_id: JobId, };
+
+/**
+ * A message from a client.
+ */
+export type ClientMessage = { "type": "command", 
+/**
+ * Chosen by the client, unique per command, echoed in the reply.
+ */
+id: string, 
+/**
+ * What to do.
+ */
+command: Command, } | { "type": "ping" };
+
+/**
+ * A message from the server. Every one carries `seq`, increasing by one per message
+ * sent on the server, within `epoch` (one per server start).
+ */
+export type ServerMessage = { "type": "welcome", 
+/**
+ * Sequence number of this message.
+ */
+seq: number, 
+/**
+ * Identifies this server run; sequence numbers restart with a new epoch.
+ */
+epoch: string, 
+/**
+ * The protocol spoken, `ferry.v1`.
+ */
+protocol: string, 
+/**
+ * The application's version.
+ */
+server_version: string, 
+/**
+ * Every job and the queue totals at the moment of connection.
+ */
+snapshot: Snapshot, } | { "type": "progress", 
+/**
+ * Sequence number of this message.
+ */
+seq: number, 
+/**
+ * The job's figures within its current stage.
+ */
+progress: JobProgress, 
+/**
+ * The whole queue's figures at the same moment.
+ */
+totals: QueueTotals, } | { "type": "job", 
+/**
+ * Sequence number of this message.
+ */
+seq: number, 
+/**
+ * The job as it is now.
+ */
+job: JobView, 
+/**
+ * The whole queue's figures at the same moment.
+ */
+totals: QueueTotals, } | { "type": "reply", 
+/**
+ * Sequence number of this message.
+ */
+seq: number, 
+/**
+ * The `id` of the command answered.
+ */
+id: string, 
+/**
+ * What the command did, when it succeeded.
+ */
+result: CommandResult | null, 
+/**
+ * Why it failed, when it did.
+ */
+error: ProtocolError | null, } | { "type": "error", 
+/**
+ * Sequence number of this message.
+ */
+seq: number, 
+/**
+ * What went wrong.
+ */
+error: ProtocolError, };
+
+/**
+ * How a client reaches the server: given to the webview by a Tauri command and written
+ * to the connection file for native clients.
+ */
+export type ConnectionInfo = { 
+/**
+ * `ws://127.0.0.1:PORT`.
+ */
+url: string, 
+/**
+ * The launch token, base64url without padding, sent as `ferry.token.<token>`.
+ */
+token: string, 
+/**
+ * The process serving the socket, so a client can tell a stale file from a live one.
+ */
+pid: number, };
