@@ -62,6 +62,8 @@ export const config: WebdriverIO.Config = {
     process.env.FERRY_DESTINATION_DIR = path.join(run, 'destination');
     process.env.FERRY_LOG_DIR = path.join(run, 'logs');
     process.env.FERRY_CONNECTION_FILE = path.join(run, 'connection.json');
+    // Xvfb has no GPU: WebKitGTK's DMA-BUF renderer would paint stale frames there.
+    process.env.WEBKIT_DISABLE_DMABUF_RENDERER = '1';
     process.env.FERRY_E2E_ARTIFACTS ??= path.join(root, 'tests', 'artifacts');
     mkdirSync(process.env.FERRY_E2E_ARTIFACTS, { recursive: true });
     tauriDriver = spawn('tauri-driver', ['--port', String(driverPort)], { stdio: ['ignore', 'inherit', 'inherit'] });

@@ -14,7 +14,10 @@ pub(crate) fn connection_info(state: State<'_, AppState>) -> ConnectionInfo {
 
 /// Enqueues files and folders: the same entry point as a drop on the window.
 #[tauri::command]
-pub(crate) async fn enqueue_paths(paths: Vec<String>, state: State<'_, AppState>) -> Result<EnqueueReport, String> {
+pub(crate) async fn enqueue_paths(
+    paths: Vec<String>,
+    state: State<'_, AppState>,
+) -> Result<EnqueueReport, String> {
     state
         .engine
         .enqueue(paths.into_iter().map(PathBuf::from).collect())

@@ -12,8 +12,9 @@ const KEPT_LOG_FILES: usize = 14;
 /// Installs the subscriber. `RUST_LOG` overrides the default filter. The returned guard
 /// flushes the file writer when dropped, so it lives as long as the app.
 pub(crate) fn init(log_dir: &Path) -> Option<WorkerGuard> {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,ferry_core=info,ferry_ws=info,ferry_desktop=info"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new("info,ferry_core=info,ferry_ws=info,ferry_desktop=info")
+    });
     let file = tracing_appender::rolling::Builder::new()
         .rotation(tracing_appender::rolling::Rotation::DAILY)
         .filename_prefix("ferry")
@@ -23,10 +24,16 @@ pub(crate) fn init(log_dir: &Path) -> Option<WorkerGuard> {
     let (file_layer, guard) = match file {
         Ok(appender) => {
             let (writer, guard) = tracing_appender::non_blocking(appender);
-            (Some(fmt::layer().with_ansi(false).with_writer(writer)), Some(guard))
+            (
+                Some(fmt::layer().with_ansi(false).with_writer(writer)),
+                Some(guard),
+            )
         }
         Err(error) => {
-            eprintln!("ferry: logging to stderr only; could not open {}: {error}", log_dir.display());
+            eprintln!(
+                "ferry: logging to stderr only; could not open {}: {error}",
+                log_dir.display()
+            );
             (None, None)
         }
     };

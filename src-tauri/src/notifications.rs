@@ -14,7 +14,9 @@ pub(crate) fn watch_batches(app: AppHandle, engine: &Engine) {
         let mut busy = is_busy(&snapshot.totals);
         loop {
             let totals = match events.recv().await {
-                Ok(EngineEvent::Job { totals, .. } | EngineEvent::Progress { totals, .. }) => totals,
+                Ok(EngineEvent::Job { totals, .. } | EngineEvent::Progress { totals, .. }) => {
+                    totals
+                }
                 Err(RecvError::Lagged(_)) => continue,
                 Err(RecvError::Closed) => break,
             };
@@ -42,10 +44,19 @@ fn notify(app: &AppHandle, before: &QueueTotals, after: &QueueTotals) {
     let plural = |n: u32| if n == 1 { "file" } else { "files" };
     let body = match failed {
         0 => format!("{done} {} uploaded and verified.", plural(done)),
-        _ => format!("{done} {} uploaded, {failed} failed. Open Ferry to retry.", plural(done)),
+        _ => format!(
+            "{done} {} uploaded, {failed} failed. Open Ferry to retry.",
+            plural(done)
+        ),
     };
     tracing::info!(done, failed, "batch finished");
-    if let Err(error) = app.notification().builder().title("Uploads finished").body(&body).show() {
+    if let Err(error) = app
+        .notification()
+        .builder()
+        .title("Uploads finished")
+        .body(&body)
+        .show()
+    {
         // No notification service (a bare X session, a CI machine): the log says it.
         tracing::info!(%error, "could not show a desktop notification");
     }

@@ -31,16 +31,24 @@ pub(crate) enum StartError {
 }
 
 impl AppState {
-    pub(crate) async fn start(settings: &Settings, log_guard: Option<WorkerGuard>) -> Result<Self, StartError> {
-        let destination = Arc::new(LocalFolderDestination::new(settings.destination_dir.clone()));
-        let engine = Engine::start(EngineConfig::new(settings.data_dir.clone(), destination)).await?;
+    pub(crate) async fn start(
+        settings: &Settings,
+        log_guard: Option<WorkerGuard>,
+    ) -> Result<Self, StartError> {
+        let destination = Arc::new(LocalFolderDestination::new(
+            settings.destination_dir.clone(),
+        ));
+        let engine =
+            Engine::start(EngineConfig::new(settings.data_dir.clone(), destination)).await?;
         let mut config = ServerConfig {
             connection_file: Some(settings.connection_file.clone()),
             ..ServerConfig::default()
         };
         if cfg!(debug_assertions) {
             // `tauri dev` serves the page from Vite; release builds never accept it.
-            config.allowed_origins.push("http://localhost:5173".to_owned());
+            config
+                .allowed_origins
+                .push("http://localhost:5173".to_owned());
         }
         let server = Server::start(engine.clone(), config).await?;
         Ok(Self {

@@ -7,17 +7,21 @@ import type { EnqueueReport } from '../../ui/src/lib/generated/protocol.js';
 
 /** Calls the `enqueue_paths` command: the entry point a drop on the window uses. */
 export async function enqueuePaths(paths: string[]): Promise<EnqueueReport> {
-  return browser.executeAsync(
-    (paths: string[], done: (result: EnqueueReport | { error: string }) => void) => {
-      const tauri = (window as unknown as { __TAURI_INTERNALS__: { invoke: (cmd: string, args: unknown) => Promise<EnqueueReport> } })
-        .__TAURI_INTERNALS__;
-      tauri.invoke('enqueue_paths', { paths }).then(done, (error: unknown) => done({ error: String(error) }));
+  type Outcome = { report: EnqueueReport } | { error: string };
+  const outcome = await browser.executeAsync<Outcome, [string[]]>(
+    (paths: string[], done: (outcome?: Outcome) => void) => {
+      type Invoke = (command: string, args: unknown) => Promise<EnqueueReport>;
+      const tauri = (window as unknown as { __TAURI_INTERNALS__: { invoke: Invoke } }).__TAURI_INTERNALS__;
+      tauri.invoke('enqueue_paths', { paths }).then(
+        (report) => done({ report }),
+        (error: unknown) => done({ error: String(error) }),
+      );
     },
     paths,
-  ).then((result) => {
-    if ('error' in result) throw new Error(`enqueue_paths failed: ${result.error}`);
-    return result;
-  });
+  );
+  if (!outcome) throw new Error('enqueue_paths returned nothing');
+  if ('error' in outcome) throw new Error(`enqueue_paths failed: ${outcome.error}`);
+  return outcome.report;
 }
 
 /** Waits until the connection badge says the socket is open. */

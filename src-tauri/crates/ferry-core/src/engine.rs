@@ -1,0 +1,888 @@
+//! The engine: the queue of jobs, the worker pool that runs them, the commands that
+//! steer them, and the event stream that tells everyone what changed.
+//!
+//! All job state lives in memory behind one short-held mutex; every change is sent to
+//! the database thread and published to subscribers while that mutex is held, so the
+//! database, the snapshot and the event stream always agree on the order of changes.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::{broadcast, watch, Notify};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::destination::{Destination, UploadRequest};
+use crate::error::CoreError;
+use crate::model::{
+    EngineEvent, EnqueueReport, JobId, JobProgress, JobStatus, JobView, QueueTotals, Snapshot,
+};
+use crate::pipeline::{self, JobCtx};
+use crate::progress::eta_secs;
+use crate::store::{JobRecord, Store};
+use crate::walk;
+
+/// Room for events not yet read by a subscriber. A subscriber that falls further behind
+/// loses the oldest events (and is told so by the channel); the engine never waits.
+const EVENT_CAPACITY: usize = 4096;
+
+/// How the engine runs: where it keeps its queue, where files go, and how hard it
+/// pushes.
+#[derive(Clone)]
+pub struct EngineConfig {
+    /// Folder holding the job database `ferry.db` (created if missing).
+    pub data_dir: PathBuf,
+    /// Where files are uploaded.
+    pub destination: Arc<dyn Destination>,
+    /// How many jobs run at once (at least 1).
+    pub concurrency: usize,
+    /// Minimum spacing of progress events per job; stage changes and the final figure
+    /// of each stage always go out.
+    pub progress_interval: Duration,
+    /// Upload rate cap in bytes/s for the uploading stage of each job; `None` for none.
+    pub bandwidth_limit: Option<u64>,
+}
+
+impl EngineConfig {
+    /// A configuration with the defaults: 3 jobs at once, progress at most every 50 ms,
+    /// no bandwidth cap.
+    pub fn new(data_dir: PathBuf, destination: Arc<dyn Destination>) -> Self {
+        Self {
+            data_dir,
+            destination,
+            concurrency: 3,
+            progress_interval: Duration::from_millis(50),
+            bandwidth_limit: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for EngineConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineConfig")
+            .field("data_dir", &self.data_dir)
+            .field("destination", &self.destination.name())
+            .field("concurrency", &self.concurrency)
+            .field("progress_interval", &self.progress_interval)
+            .field("bandwidth_limit", &self.bandwidth_limit)
+            .finish()
+    }
+}
+
+/// A handle to the running engine. Cheap to clone: every clone steers the same queue.
+#[derive(Clone)]
+pub struct Engine {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("destination", &self.shared.destination.name())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a running job was asked to stop, which decides the state it stops in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StopReason {
+    /// Stop and rest as paused.
+    Pause,
+    /// Stop for good and remove what reached the destination.
+    Cancel,
+    /// Stop and go back to the queue (shutdown, or resumed while a pause was pending).
+    Requeue,
+}
+
+/// A worker's hold on a running job.
+struct Run {
+    token: CancellationToken,
+    stop: Option<StopReason>,
+    stopped: watch::Receiver<bool>,
+}
+
+/// One job in memory.
+pub(crate) struct Entry {
+    path: PathBuf,
+    pub(crate) view: JobView,
+    /// Bytes uploaded in the current run (for the queue totals).
+    pub(crate) uploaded: u64,
+    /// Smoothed upload speed in the current run (for the queue totals).
+    pub(crate) upload_speed: f64,
+    run: Option<Run>,
+}
+
+impl Entry {
+    fn record(&self) -> JobRecord {
+        let v = &self.view;
+        JobRecord {
+            id: v.id,
+            path: self.path.clone(),
+            name: v.name.clone(),
+            size: v.size,
+            status: v.status,
+            mime: v.mime.clone(),
+            hash: v.hash.clone(),
+            remote: v.remote.clone(),
+            error: v.error.clone(),
+            created_at_ms: v.created_at_ms,
+        }
+    }
+
+    fn request(&self) -> UploadRequest {
+        UploadRequest {
+            job_id: self.view.id,
+            source: self.path.clone(),
+            name: self.view.name.clone(),
+            size: self.view.size,
+            mime: self.view.mime.clone().unwrap_or_default(),
+            blake3: self.view.hash.clone().unwrap_or_default(),
+        }
+    }
+
+    /// Puts the job in a resting state (not run by a worker) with matching figures.
+    fn rest(&mut self, status: JobStatus) {
+        let size = self.view.size;
+        let current = if status == JobStatus::Done { size } else { 0 };
+        self.view.status = status;
+        self.view.progress = JobProgress {
+            job_id: self.view.id,
+            status,
+            current,
+            total: size,
+            speed: 0.0,
+            eta_secs: None,
+        };
+        self.uploaded = 0;
+        self.upload_speed = 0.0;
+    }
+}
+
+#[derive(Default)]
+struct State {
+    jobs: BTreeMap<JobId, Entry>,
+    queue: VecDeque<JobId>,
+    next_id: i64,
+    closed: bool,
+}
+
+impl State {
+    fn entry(&mut self, id: JobId) -> Result<&mut Entry, CoreError> {
+        self.jobs.get_mut(&id).ok_or(CoreError::UnknownJob(id))
+    }
+
+    fn totals(&self) -> QueueTotals {
+        let mut t = QueueTotals::default();
+        let mut remaining = 0u64;
+        for entry in self.jobs.values() {
+            let status = entry.view.status;
+            let size = entry.view.size;
+            t.jobs += 1;
+            match status {
+                JobStatus::Queued => t.queued += 1,
+                JobStatus::Paused => t.paused += 1,
+                JobStatus::Done => t.done += 1,
+                JobStatus::Failed => t.failed += 1,
+                JobStatus::Cancelled => t.cancelled += 1,
+                JobStatus::Hashing
+                | JobStatus::Parsing
+                | JobStatus::Uploading
+                | JobStatus::Verifying => t.active += 1,
+            }
+            if status != JobStatus::Cancelled {
+                t.bytes_total += size;
+            }
+            let done = match status {
+                JobStatus::Done => size,
+                s if s.is_active() => entry.uploaded.min(size),
+                _ => 0,
+            };
+            t.bytes_done += done;
+            if status == JobStatus::Uploading {
+                t.speed += entry.upload_speed;
+            }
+            if !status.is_terminal() {
+                remaining += size - done;
+            }
+        }
+        t.eta_secs = if remaining == 0 {
+            None
+        } else {
+            eta_secs(remaining, t.speed)
+        };
+        t
+    }
+}
+
+/// What the worker pool and the commands share.
+pub(crate) struct Shared {
+    pub(crate) destination: Arc<dyn Destination>,
+    pub(crate) progress_interval: Duration,
+    pub(crate) bandwidth_limit: Option<u64>,
+    state: Mutex<State>,
+    events: broadcast::Sender<EngineEvent>,
+    store: Store,
+    wake: Notify,
+    shutdown: CancellationToken,
+    workers: Mutex<Vec<JoinHandle<()>>>,
+    shutdown_lock: tokio::sync::Mutex<()>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Saves and announces job `id` as it is now. Call with the state lock held.
+    fn publish(&self, state: &State, id: JobId) {
+        if let Some(entry) = state.jobs.get(&id) {
+            self.store.save(vec![entry.record()]);
+            let _ = self.events.send(EngineEvent::Job {
+                job: entry.view.clone(),
+                totals: state.totals(),
+            });
+        }
+    }
+
+    /// Applies `f` to job `id`, then saves and announces it.
+    pub(crate) fn change(&self, id: JobId, f: impl FnOnce(&mut Entry)) {
+        let mut state = self.lock();
+        if let Some(entry) = state.jobs.get_mut(&id) {
+            f(entry);
+            self.publish(&state, id);
+        }
+    }
+
+    /// Applies `f` to job `id`'s view and saves it, without an event.
+    pub(crate) fn note(&self, id: JobId, f: impl FnOnce(&mut JobView)) {
+        let mut state = self.lock();
+        if let Some(entry) = state.jobs.get_mut(&id) {
+            f(&mut entry.view);
+            self.store.save(vec![entry.record()]);
+        }
+    }
+
+    /// The copy job `id` left at the destination, if any.
+    pub(crate) fn remote_of(&self, id: JobId) -> Option<String> {
+        self.lock()
+            .jobs
+            .get(&id)
+            .and_then(|entry| entry.view.remote.clone())
+    }
+
+    /// Records new figures for a running job; publishes them when `emit` is set.
+    pub(crate) fn progress(&self, progress: JobProgress, emit: bool) {
+        let mut state = self.lock();
+        let Some(entry) = state.jobs.get_mut(&progress.job_id) else {
+            return;
+        };
+        if entry.view.status != progress.status {
+            return;
+        }
+        if progress.status == JobStatus::Uploading {
+            entry.uploaded = progress.current;
+            entry.upload_speed = progress.speed;
+        }
+        entry.view.progress = progress.clone();
+        if emit {
+            let totals = state.totals();
+            let _ = self.events.send(EngineEvent::Progress { progress, totals });
+        }
+    }
+
+    fn snapshot_locked(state: &State) -> Snapshot {
+        Snapshot {
+            jobs: state.jobs.values().map(|e| e.view.clone()).collect(),
+            totals: state.totals(),
+        }
+    }
+
+    /// Hands the next queued job to a worker.
+    fn take_next(&self) -> Option<Started> {
+        let mut state = self.lock();
+        if state.closed {
+            return None;
+        }
+        while let Some(id) = state.queue.pop_front() {
+            let Some(entry) = state.jobs.get_mut(&id) else {
+                continue;
+            };
+            if entry.view.status != JobStatus::Queued || entry.run.is_some() {
+                continue;
+            }
+            let token = CancellationToken::new();
+            let (stopped_tx, stopped_rx) = watch::channel(false);
+            entry.run = Some(Run {
+                token: token.clone(),
+                stop: None,
+                stopped: stopped_rx,
+            });
+            return Some(Started {
+                id,
+                path: entry.path.clone(),
+                name: entry.view.name.clone(),
+                token,
+                stopped: stopped_tx,
+            });
+        }
+        None
+    }
+
+    /// Runs one job to its end and settles its state.
+    async fn run_job(self: &Arc<Self>, job: Started) {
+        let span = tracing::info_span!("job", id = %job.id);
+        let ctx = JobCtx::new(
+            Arc::clone(self),
+            job.id,
+            job.path,
+            job.name,
+            job.token.clone(),
+        );
+        // Its own task, so that even a bug (a panic) ends as a failed job, not a lost
+        // worker.
+        let task = tokio::spawn(async move { pipeline::run(&ctx).await }.instrument(span.clone()));
+        let result = task
+            .await
+            .unwrap_or_else(|e| Err(CoreError::Internal(format!("the job's task ended: {e}"))));
+        let stop = self
+            .lock()
+            .jobs
+            .get(&job.id)
+            .and_then(|e| e.run.as_ref())
+            .and_then(|r| r.stop);
+        let (status, error) = match (result, stop) {
+            (Ok(()), _) => (JobStatus::Done, None),
+            (Err(_), Some(StopReason::Cancel)) => (JobStatus::Cancelled, None),
+            (Err(_), Some(StopReason::Pause)) => (JobStatus::Paused, None),
+            (Err(_), Some(StopReason::Requeue)) => (JobStatus::Queued, None),
+            (Err(err), None) => (JobStatus::Failed, Some(err.to_string())),
+        };
+        if status == JobStatus::Cancelled {
+            if let Some(remote) = self.remote_of(job.id) {
+                match self.destination.remove(&remote).await {
+                    Ok(()) => self.note(job.id, |view| view.remote = None),
+                    Err(e) => {
+                        tracing::warn!(parent: &span, error = %e, "could not remove the cancelled copy");
+                    }
+                }
+            }
+        }
+        {
+            let mut state = self.lock();
+            let closed = state.closed;
+            if let Some(entry) = state.jobs.get_mut(&job.id) {
+                entry.run = None;
+                entry.rest(status);
+                entry.view.error.clone_from(&error);
+                if status == JobStatus::Queued && !closed {
+                    state.queue.push_back(job.id);
+                    self.wake.notify_one();
+                }
+            }
+            self.publish(&state, job.id);
+        }
+        if let Some(reason) = &error {
+            tracing::warn!(parent: &span, %reason, "failed");
+        } else {
+            tracing::info!(parent: &span, %status, "settled");
+        }
+        let _ = job.stopped.send(true);
+    }
+}
+
+/// A job a worker took from the queue.
+struct Started {
+    id: JobId,
+    path: PathBuf,
+    name: String,
+    token: CancellationToken,
+    stopped: watch::Sender<bool>,
+}
+
+/// What a command must do after releasing the state lock.
+enum After {
+    /// Nothing: the answer is ready.
+    Reply(JobView),
+    /// Wait for the worker to stop the job.
+    WaitStopped(watch::Receiver<bool>),
+    /// Remove what the job left at the destination.
+    Clean(UploadRequest, Option<String>),
+}
+
+impl Engine {
+    /// Opens the database in `config.data_dir`, brings back unfinished jobs (running
+    /// ones are queued again, paused ones stay paused, partial uploads are removed) and
+    /// starts the worker pool.
+    pub async fn start(config: EngineConfig) -> Result<Engine, CoreError> {
+        let data_dir = config.data_dir.clone();
+        let (store, records) = tokio::task::spawn_blocking(move || Store::open(&data_dir))
+            .await
+            .map_err(|e| CoreError::Database {
+                path: config.data_dir.clone(),
+                message: format!("opening the database stopped: {e}"),
+            })??;
+
+        let Recovered {
+            state,
+            requeued,
+            leftovers,
+        } = recover(records);
+        store.save(requeued);
+        store.flush().await?;
+
+        for request in &leftovers {
+            if let Err(e) = config.destination.discard(request).await {
+                tracing::warn!(id = %request.job_id, error = %e, "could not remove a partial upload from the previous run");
+            }
+        }
+
+        let (events, _) = broadcast::channel(EVENT_CAPACITY);
+        let queued = state.queue.len();
+        let jobs = state.jobs.len();
+        let shared = Arc::new(Shared {
+            destination: config.destination,
+            progress_interval: config.progress_interval,
+            bandwidth_limit: config.bandwidth_limit,
+            state: Mutex::new(state),
+            events,
+            store,
+            wake: Notify::new(),
+            shutdown: CancellationToken::new(),
+            workers: Mutex::new(Vec::new()),
+            shutdown_lock: tokio::sync::Mutex::new(()),
+        });
+        let concurrency = config.concurrency.max(1);
+        {
+            let mut workers = shared
+                .workers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            for n in 0..concurrency {
+                let worker = Arc::clone(&shared);
+                workers.push(tokio::spawn(
+                    work(worker).instrument(tracing::debug_span!("worker", n)),
+                ));
+            }
+        }
+        tracing::info!(
+            jobs,
+            queued,
+            concurrency,
+            destination = shared.destination.name(),
+            "engine started"
+        );
+        Ok(Engine { shared })
+    }
+
+    /// Adds files and folders (walked recursively) to the queue, one job per regular
+    /// file. Paths that cannot be used are reported in `skipped` with the reason.
+    pub async fn enqueue(&self, paths: Vec<PathBuf>) -> Result<EnqueueReport, CoreError> {
+        if self.shared.lock().closed {
+            return Err(CoreError::ShutDown);
+        }
+        let found = tokio::task::spawn_blocking(move || walk::walk(&paths))
+            .await
+            .map_err(|e| CoreError::Internal(format!("looking through the files stopped: {e}")))?;
+        let mut report = EnqueueReport {
+            jobs: Vec::with_capacity(found.files.len()),
+            skipped: found.skipped,
+        };
+        {
+            let mut state = self.shared.lock();
+            if state.closed {
+                return Err(CoreError::ShutDown);
+            }
+            let created_at_ms = now_ms();
+            let mut records = Vec::with_capacity(found.files.len());
+            for file in found.files {
+                let id = JobId(state.next_id);
+                state.next_id += 1;
+                let mut entry = Entry {
+                    view: JobView {
+                        id,
+                        path: file.path.to_string_lossy().into_owned(),
+                        name: file.name,
+                        size: file.size,
+                        status: JobStatus::Queued,
+                        progress: JobProgress {
+                            job_id: id,
+                            status: JobStatus::Queued,
+                            current: 0,
+                            total: file.size,
+                            speed: 0.0,
+                            eta_secs: None,
+                        },
+                        mime: None,
+                        hash: None,
+                        remote: None,
+                        error: None,
+                        created_at_ms,
+                    },
+                    path: file.path,
+                    uploaded: 0,
+                    upload_speed: 0.0,
+                    run: None,
+                };
+                entry.rest(JobStatus::Queued);
+                records.push(entry.record());
+                tracing::info!(%id, path = %entry.view.path, size = entry.view.size, "enqueued");
+                state.jobs.insert(id, entry);
+                state.queue.push_back(id);
+                report.jobs.push(id);
+            }
+            self.shared.store.save(records);
+            let totals = state.totals();
+            for id in &report.jobs {
+                let job = state.jobs[id].view.clone();
+                let _ = self.shared.events.send(EngineEvent::Job {
+                    job,
+                    totals: totals.clone(),
+                });
+            }
+        }
+        self.shared.store.flush().await?;
+        for _ in &report.jobs {
+            self.shared.wake.notify_one();
+        }
+        Ok(report)
+    }
+
+    /// Stops a job and keeps it aside until it is resumed. A running job stops within
+    /// one chunk and its partial upload is removed; returns once it has stopped.
+    pub async fn pause(&self, id: JobId) -> Result<JobView, CoreError> {
+        let after = {
+            let mut state = self.shared.lock();
+            if state.closed {
+                return Err(CoreError::ShutDown);
+            }
+            let entry = state.entry(id)?;
+            if let Some(run) = entry.run.as_mut() {
+                if run.stop != Some(StopReason::Cancel) {
+                    run.stop = Some(StopReason::Pause);
+                }
+                run.token.cancel();
+                After::WaitStopped(run.stopped.clone())
+            } else {
+                match entry.view.status {
+                    JobStatus::Queued => {
+                        entry.rest(JobStatus::Paused);
+                        state.queue.retain(|q| *q != id);
+                        self.shared.publish(&state, id);
+                        After::Reply(state.jobs[&id].view.clone())
+                    }
+                    JobStatus::Paused => After::Reply(entry.view.clone()),
+                    status => {
+                        return Err(CoreError::InvalidState {
+                            id,
+                            status,
+                            action: "paused",
+                            hint: terminal_hint(status),
+                        })
+                    }
+                }
+            }
+        };
+        self.finish_command(id, after).await
+    }
+
+    /// Puts a paused job back in the queue; it starts again from hashing.
+    pub async fn resume(&self, id: JobId) -> Result<JobView, CoreError> {
+        let after = {
+            let mut state = self.shared.lock();
+            if state.closed {
+                return Err(CoreError::ShutDown);
+            }
+            let entry = state.entry(id)?;
+            if let Some(run) = entry.run.as_mut() {
+                // Still running; a pending pause becomes a return to the queue.
+                if run.stop == Some(StopReason::Pause) {
+                    run.stop = Some(StopReason::Requeue);
+                }
+                After::Reply(entry.view.clone())
+            } else {
+                match entry.view.status {
+                    JobStatus::Paused => {
+                        entry.rest(JobStatus::Queued);
+                        entry.view.error = None;
+                        state.queue.push_back(id);
+                        self.shared.publish(&state, id);
+                        self.shared.wake.notify_one();
+                        After::Reply(state.jobs[&id].view.clone())
+                    }
+                    JobStatus::Queued => After::Reply(entry.view.clone()),
+                    status => {
+                        return Err(CoreError::InvalidState {
+                            id,
+                            status,
+                            action: "resumed",
+                            hint: match status {
+                                JobStatus::Done => "it is already uploaded",
+                                _ => "use retry to run it again",
+                            },
+                        })
+                    }
+                }
+            }
+        };
+        self.finish_command(id, after).await
+    }
+
+    /// Stops a job for good and removes whatever reached the destination. Returns once
+    /// a running job has stopped.
+    pub async fn cancel(&self, id: JobId) -> Result<JobView, CoreError> {
+        let after = {
+            let mut state = self.shared.lock();
+            if state.closed {
+                return Err(CoreError::ShutDown);
+            }
+            let entry = state.entry(id)?;
+            if let Some(run) = entry.run.as_mut() {
+                run.stop = Some(StopReason::Cancel);
+                run.token.cancel();
+                After::WaitStopped(run.stopped.clone())
+            } else {
+                match entry.view.status {
+                    JobStatus::Queued | JobStatus::Paused => {
+                        let request = entry.request();
+                        let remote = entry.view.remote.take();
+                        entry.rest(JobStatus::Cancelled);
+                        state.queue.retain(|q| *q != id);
+                        self.shared.publish(&state, id);
+                        After::Clean(request, remote)
+                    }
+                    JobStatus::Cancelled => After::Reply(entry.view.clone()),
+                    status => {
+                        return Err(CoreError::InvalidState {
+                            id,
+                            status,
+                            action: "cancelled",
+                            hint: terminal_hint(status),
+                        })
+                    }
+                }
+            }
+        };
+        self.finish_command(id, after).await
+    }
+
+    /// Runs a failed or cancelled job again from the start.
+    pub async fn retry(&self, id: JobId) -> Result<JobView, CoreError> {
+        let view = {
+            let mut state = self.shared.lock();
+            if state.closed {
+                return Err(CoreError::ShutDown);
+            }
+            let entry = state.entry(id)?;
+            match (entry.view.status, entry.run.is_some()) {
+                (JobStatus::Failed | JobStatus::Cancelled, false) => {
+                    entry.rest(JobStatus::Queued);
+                    entry.view.error = None;
+                    state.queue.push_back(id);
+                    self.shared.publish(&state, id);
+                    self.shared.wake.notify_one();
+                    state.jobs[&id].view.clone()
+                }
+                (status, _) => {
+                    return Err(CoreError::InvalidState {
+                        id,
+                        status,
+                        action: "retried",
+                        hint: "only failed or cancelled jobs can be retried",
+                    })
+                }
+            }
+        };
+        self.shared.store.flush().await?;
+        Ok(view)
+    }
+
+    /// Every job (history included) and the queue's figures, as of now.
+    pub fn snapshot(&self) -> Snapshot {
+        Shared::snapshot_locked(&self.shared.lock())
+    }
+
+    /// One job as of now.
+    pub fn job(&self, id: JobId) -> Option<JobView> {
+        self.shared.lock().jobs.get(&id).map(|e| e.view.clone())
+    }
+
+    /// Every change from now on. A receiver that falls more than a few thousand events
+    /// behind misses the oldest ones (it gets `Lagged` and should take a new snapshot).
+    pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
+        self.shared.events.subscribe()
+    }
+
+    /// Snapshot and subscription taken atomically, so no event falls between them.
+    pub fn subscribe_with_snapshot(&self) -> (Snapshot, broadcast::Receiver<EngineEvent>) {
+        let state = self.shared.lock();
+        let receiver = self.shared.events.subscribe();
+        (Shared::snapshot_locked(&state), receiver)
+    }
+
+    /// Stops the workers (running jobs go back to queued in the database, to run again
+    /// on the next start) and closes the database. Returns once everything stopped.
+    /// Commands afterwards fail with [`CoreError::ShutDown`].
+    pub async fn shutdown(&self) {
+        let _once = self.shared.shutdown_lock.lock().await;
+        {
+            let mut state = self.shared.lock();
+            state.closed = true;
+            for entry in state.jobs.values_mut() {
+                if let Some(run) = entry.run.as_mut() {
+                    if run.stop != Some(StopReason::Cancel) {
+                        run.stop = Some(StopReason::Requeue);
+                    }
+                    run.token.cancel();
+                }
+            }
+        }
+        self.shared.shutdown.cancel();
+        let workers = std::mem::take(
+            &mut *self
+                .shared
+                .workers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        for worker in workers {
+            if let Err(e) = worker.await {
+                tracing::error!(error = %e, "a worker stopped abnormally");
+            }
+        }
+        if let Err(e) = self.shared.store.flush().await {
+            tracing::error!(error = %e, "the last job changes could not be saved");
+        }
+        self.shared.store.close().await;
+        tracing::info!("engine stopped");
+    }
+
+    async fn finish_command(&self, id: JobId, after: After) -> Result<JobView, CoreError> {
+        match after {
+            After::Reply(view) => {
+                self.shared.store.flush().await?;
+                return Ok(view);
+            }
+            After::WaitStopped(mut stopped) => {
+                let _ = stopped.wait_for(|done| *done).await;
+            }
+            After::Clean(request, remote) => {
+                let destination = &self.shared.destination;
+                if let Err(e) = destination.discard(&request).await {
+                    tracing::warn!(%id, error = %e, "could not remove a partial upload");
+                }
+                if let Some(remote) = remote {
+                    if let Err(e) = destination.remove(&remote).await {
+                        tracing::warn!(%id, error = %e, "could not remove the cancelled copy");
+                    }
+                }
+            }
+        }
+        self.shared.store.flush().await?;
+        self.job(id).ok_or(CoreError::UnknownJob(id))
+    }
+}
+
+/// What was found in the database at start.
+struct Recovered {
+    state: State,
+    requeued: Vec<JobRecord>,
+    leftovers: Vec<UploadRequest>,
+}
+
+/// Rebuilds the queue from stored jobs: jobs that were running when Ferry stopped go
+/// back to the queue (same row, same id), paused ones stay paused, history stays.
+fn recover(records: Vec<JobRecord>) -> Recovered {
+    let mut out = Recovered {
+        state: State {
+            next_id: 1,
+            ..State::default()
+        },
+        requeued: Vec::new(),
+        leftovers: Vec::new(),
+    };
+    for record in records {
+        let status = if record.status.is_active() {
+            JobStatus::Queued
+        } else {
+            record.status
+        };
+        let id = record.id;
+        let mut entry = Entry {
+            view: JobView {
+                id,
+                path: record.path.to_string_lossy().into_owned(),
+                name: record.name,
+                size: record.size,
+                status,
+                progress: JobProgress {
+                    job_id: id,
+                    status,
+                    current: 0,
+                    total: record.size,
+                    speed: 0.0,
+                    eta_secs: None,
+                },
+                mime: record.mime,
+                hash: record.hash,
+                remote: record.remote,
+                error: record.error,
+                created_at_ms: record.created_at_ms,
+            },
+            path: record.path,
+            uploaded: 0,
+            upload_speed: 0.0,
+            run: None,
+        };
+        entry.rest(status);
+        if status != record.status {
+            tracing::info!(%id, was = %record.status, "job was running when Ferry stopped; queued again");
+            out.requeued.push(entry.record());
+        }
+        if status == JobStatus::Queued {
+            out.state.queue.push_back(id);
+        }
+        if !status.is_terminal() {
+            out.leftovers.push(entry.request());
+        }
+        out.state.next_id = out.state.next_id.max(id.0 + 1);
+        out.state.jobs.insert(id, entry);
+    }
+    out
+}
+
+fn terminal_hint(status: JobStatus) -> &'static str {
+    match status {
+        JobStatus::Done => "it is already uploaded",
+        JobStatus::Failed => "retry it instead",
+        JobStatus::Cancelled => "retry it to start again",
+        _ => "try again in a moment",
+    }
+}
+
+/// One worker: takes queued jobs one at a time until shutdown.
+async fn work(shared: Arc<Shared>) {
+    loop {
+        if shared.shutdown.is_cancelled() {
+            return;
+        }
+        match shared.take_next() {
+            Some(job) => shared.run_job(job).await,
+            None => {
+                tokio::select! {
+                    () = shared.wake.notified() => {}
+                    () = shared.shutdown.cancelled() => return,
+                }
+            }
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch, for timestamps shown to people.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}

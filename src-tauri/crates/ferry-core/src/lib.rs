@@ -1,0 +1,36 @@
+//! Ferry's engine. Files enter through [`Engine::enqueue`], become jobs persisted in
+//! `SQLite`, and run through hashing, parsing, uploading and verifying on a bounded worker
+//! pool. Every change is published as an [`EngineEvent`] to whoever subscribed.
+//!
+//! This crate has no Tauri in it: the desktop shell, the WebSocket server, the CLI and
+//! the tests all drive the same engine.
+//!
+//! Modules, each with one job:
+//! - [`model`]: the data every boundary shares (jobs, progress, events);
+//! - `engine`: the queue, the worker pool and the commands;
+//! - `pipeline`: one job's stages;
+//! - `progress`: smoothed speed, time left, publishing rate;
+//! - `store`: the `SQLite` job database;
+//! - `walk`: turning dropped paths into files;
+//! - [`destination`]: where files go, and the local folder destination;
+//! - `error`: what can go wrong, in words for the user.
+
+pub mod destination;
+mod engine;
+mod error;
+pub mod model;
+mod pipeline;
+mod progress;
+mod store;
+mod walk;
+
+pub use destination::{
+    Destination, DestinationPolicy, ExpectedContent, LocalFolderDestination, ProgressSink,
+    UploadBody, UploadRequest,
+};
+pub use engine::{Engine, EngineConfig};
+pub use error::CoreError;
+pub use model::{
+    EngineEvent, EnqueueReport, JobId, JobProgress, JobStatus, JobView, QueueTotals, SkippedPath,
+    Snapshot,
+};

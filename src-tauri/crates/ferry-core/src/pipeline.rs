@@ -1,0 +1,361 @@
+//! One job's trip through the stages: hashing -> parsing -> uploading -> verifying.
+//!
+//! Each stage reports the bytes it really processed, so a progress bar always means
+//! something. Each stage watches the job's cancellation token and stops within one
+//! chunk; the engine then decides whether that makes the job paused, cancelled or queued.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use tokio::io::AsyncReadExt;
+use tokio_util::sync::CancellationToken;
+
+use crate::destination::{ExpectedContent, ProgressSink, UploadBody, UploadRequest, CHUNK_SIZE};
+use crate::engine::Shared;
+use crate::error::{human_bytes, CoreError};
+use crate::model::{JobId, JobStatus, JobView};
+use crate::progress::StageMeter;
+
+/// How many leading bytes parsing inspects: what `infer` needs for every type it knows.
+const SNIFF_LEN: u64 = 8192;
+
+/// The MIME type used when neither the content nor the extension tells.
+const FALLBACK_MIME: &str = "application/octet-stream";
+
+/// What a running job needs: its identity, its cancellation token and a way to publish
+/// its stage and progress.
+pub(crate) struct JobCtx {
+    shared: Arc<Shared>,
+    id: JobId,
+    path: PathBuf,
+    name: String,
+    cancel: CancellationToken,
+    meter: Mutex<Option<StageMeter>>,
+}
+
+impl JobCtx {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        id: JobId,
+        path: PathBuf,
+        name: String,
+        cancel: CancellationToken,
+    ) -> Self {
+        Self {
+            shared,
+            id,
+            path,
+            name,
+            cancel,
+            meter: Mutex::new(None),
+        }
+    }
+
+    /// Starts `status`, a stage of `total` bytes, applying `fields` to the job in the
+    /// same change (one job event per stage).
+    fn enter(&self, status: JobStatus, total: u64, fields: impl FnOnce(&mut JobView)) {
+        let mut meter = self.meter.lock().unwrap_or_else(PoisonError::into_inner);
+        let stage = StageMeter::new(
+            self.id,
+            status,
+            total,
+            self.shared.progress_interval,
+            Instant::now(),
+        );
+        let progress = stage.progress();
+        *meter = Some(stage);
+        self.shared.change(self.id, |entry| {
+            fields(&mut entry.view);
+            entry.view.status = status;
+            entry.view.progress = progress;
+            entry.uploaded = if status == JobStatus::Verifying {
+                entry.view.size
+            } else {
+                0
+            };
+            entry.upload_speed = 0.0;
+        });
+    }
+
+    /// Ends the current stage, publishing its final figure if it has not gone out.
+    fn finish_stage(&self) {
+        let mut meter = self.meter.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(stage) = meter.as_mut() {
+            let now = Instant::now();
+            let emit = stage.finish(now);
+            if emit {
+                stage.mark_emitted(now);
+            }
+            self.shared.progress(stage.progress(), emit);
+        }
+    }
+
+    /// Records fields on the job without announcing them yet (the next stage event
+    /// carries them).
+    fn note(&self, fields: impl FnOnce(&mut JobView)) {
+        self.shared.note(self.id, fields);
+    }
+}
+
+impl ProgressSink for JobCtx {
+    fn report(&self, done: u64) {
+        let mut meter = self.meter.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(stage) = meter.as_mut() {
+            let now = Instant::now();
+            let emit = stage.advance(done, now);
+            if emit {
+                stage.mark_emitted(now);
+            }
+            self.shared.progress(stage.progress(), emit);
+        }
+    }
+}
+
+/// Runs the whole pipeline. `Ok` means the file is uploaded and verified.
+pub(crate) async fn run(ctx: &JobCtx) -> Result<(), CoreError> {
+    let destination = Arc::clone(&ctx.shared.destination);
+    let path = ctx.path.as_path();
+
+    // Hashing.
+    let size = current_size(path).await?;
+    ctx.enter(JobStatus::Hashing, size, |view| {
+        view.size = size;
+        view.error = None;
+    });
+    let hash = hash_file(ctx, path, size).await?;
+    ctx.finish_stage();
+    tracing::debug!(%hash, "hashed");
+
+    // Parsing.
+    let sniff_len = size.min(SNIFF_LEN);
+    let hash_for_view = hash.clone();
+    ctx.enter(JobStatus::Parsing, sniff_len, move |view| {
+        view.hash = Some(hash_for_view);
+    });
+    let head = read_head(ctx, path, sniff_len).await?;
+    ctx.finish_stage();
+    let mime = sniff_mime(&head, &ctx.name);
+    let mime_for_view = mime.clone();
+    ctx.note(move |view| view.mime = Some(mime_for_view));
+    tracing::debug!(%mime, "parsed");
+    destination
+        .policy()
+        .check(destination.name(), &ctx.name, size, &mime)
+        .map_err(CoreError::Refused)?;
+
+    // Uploading. A copy from an earlier run of this job (stopped during verifying, or
+    // cut short by a crash) is replaced, never kept beside the new one.
+    let request = UploadRequest {
+        job_id: ctx.id,
+        source: ctx.path.clone(),
+        name: ctx.name.clone(),
+        size,
+        mime,
+        blake3: hash.clone(),
+    };
+    if let Some(previous) = ctx.shared.remote_of(ctx.id) {
+        destination.remove(&previous).await?;
+        ctx.note(|view| view.remote = None);
+    }
+    destination.discard(&request).await?;
+    ctx.enter(JobStatus::Uploading, size, |_| {});
+    let uploaded = upload(ctx, &request).await;
+    let remote = match uploaded {
+        Ok(remote) => remote,
+        Err(err) => {
+            if let Err(cleanup) = destination.discard(&request).await {
+                tracing::warn!(error = %cleanup, "could not remove a partial upload");
+            }
+            return Err(err);
+        }
+    };
+    ctx.finish_stage();
+    tracing::info!(%remote, "uploaded");
+
+    // Verifying.
+    let remote_for_view = remote.clone();
+    ctx.enter(JobStatus::Verifying, size, move |view| {
+        view.remote = Some(remote_for_view);
+    });
+    let expected = ExpectedContent { size, blake3: hash };
+    match destination
+        .verify(&remote, &expected, ctx, &ctx.cancel)
+        .await
+    {
+        Ok(()) => {
+            ctx.finish_stage();
+            tracing::info!("verified");
+            Ok(())
+        }
+        Err(err @ CoreError::VerifyMismatch { .. }) => {
+            if let Err(cleanup) = destination.remove(&remote).await {
+                tracing::warn!(error = %cleanup, "could not remove a copy that failed verification");
+            } else {
+                ctx.note(|view| view.remote = None);
+            }
+            Err(err)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+async fn upload(ctx: &JobCtx, request: &UploadRequest) -> Result<String, CoreError> {
+    let mut body = UploadBody::open(&ctx.path, request.size, ctx.cancel.clone())
+        .await?
+        .with_bandwidth_limit(ctx.shared.bandwidth_limit)
+        .with_expected_hash(request.blake3.clone());
+    let remote = ctx
+        .shared
+        .destination
+        .upload(request, &mut body, ctx, &ctx.cancel)
+        .await?;
+    if body.consumed() != request.size {
+        return Err(CoreError::Remote(format!(
+            "{} stopped reading {} after {} of {}",
+            ctx.shared.destination.name(),
+            request.name,
+            human_bytes(body.consumed()),
+            human_bytes(request.size)
+        )));
+    }
+    Ok(remote)
+}
+
+/// The source's size now: it may have changed since it was enqueued.
+async fn current_size(path: &Path) -> Result<u64, CoreError> {
+    let meta = tokio::fs::metadata(path)
+        .await
+        .map_err(|e| CoreError::source_io(path, e))?;
+    if !meta.is_file() {
+        return Err(CoreError::SourceChanged {
+            path: path.to_path_buf(),
+            detail: "it is no longer a regular file".into(),
+        });
+    }
+    Ok(meta.len())
+}
+
+/// Streams the file through BLAKE3 in chunks, reporting the bytes hashed.
+async fn hash_file(ctx: &JobCtx, path: &Path, size: u64) -> Result<String, CoreError> {
+    let mut file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| CoreError::source_io(path, e))?;
+    let mut hasher = blake3::Hasher::new();
+    let mut buf = vec![0u8; CHUNK_SIZE];
+    let mut hashed = 0u64;
+    loop {
+        let n = tokio::select! {
+            biased;
+            () = ctx.cancel.cancelled() => return Err(CoreError::Interrupted),
+            read = file.read(&mut buf) => read.map_err(|e| CoreError::source_io(path, e))?,
+        };
+        if n == 0 {
+            break;
+        }
+        hashed += n as u64;
+        if hashed > size {
+            return Err(changed(path, size, "grew"));
+        }
+        hasher.update(&buf[..n]);
+        ctx.report(hashed);
+    }
+    if hashed != size {
+        return Err(changed(path, size, "shrank"));
+    }
+    Ok(hasher.finalize().to_hex().to_string())
+}
+
+fn changed(path: &Path, size: u64, how: &str) -> CoreError {
+    CoreError::SourceChanged {
+        path: path.to_path_buf(),
+        detail: format!("it {how} while being hashed; it had {}", human_bytes(size)),
+    }
+}
+
+/// Reads the first `len` bytes, reporting them.
+async fn read_head(ctx: &JobCtx, path: &Path, len: u64) -> Result<Vec<u8>, CoreError> {
+    let file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| CoreError::source_io(path, e))?;
+    let mut head = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    let mut limited = file.take(len);
+    loop {
+        let mut chunk = [0u8; 4096];
+        let n = tokio::select! {
+            biased;
+            () = ctx.cancel.cancelled() => return Err(CoreError::Interrupted),
+            read = limited.read(&mut chunk) => read.map_err(|e| CoreError::source_io(path, e))?,
+        };
+        if n == 0 {
+            break;
+        }
+        head.extend_from_slice(&chunk[..n]);
+        ctx.report(head.len() as u64);
+    }
+    if (head.len() as u64) < len {
+        return Err(CoreError::SourceChanged {
+            path: path.to_path_buf(),
+            detail: "it shrank while its type was being checked".into(),
+        });
+    }
+    Ok(head)
+}
+
+/// The MIME type from the content's magic bytes, else from the extension, else
+/// `application/octet-stream`.
+pub(crate) fn sniff_mime(head: &[u8], name: &str) -> String {
+    if let Some(kind) = infer::get(head) {
+        return kind.mime_type().to_owned();
+    }
+    let ext = Path::new(name)
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    ext.as_deref()
+        .and_then(mime_from_extension)
+        .unwrap_or(FALLBACK_MIME)
+        .to_owned()
+}
+
+/// Types that have no magic bytes (mostly text), by extension.
+fn mime_from_extension(ext: &str) -> Option<&'static str> {
+    Some(match ext {
+        "txt" | "text" | "log" => "text/plain",
+        "md" | "markdown" => "text/markdown",
+        "csv" => "text/csv",
+        "tsv" => "text/tab-separated-values",
+        "html" | "htm" => "text/html",
+        "css" => "text/css",
+        "js" | "mjs" => "text/javascript",
+        "json" => "application/json",
+        "xml" => "application/xml",
+        "svg" => "image/svg+xml",
+        "yaml" | "yml" => "application/yaml",
+        "toml" => "application/toml",
+        "ics" => "text/calendar",
+        "vtt" => "text/vtt",
+        "srt" => "application/x-subrip",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sniff_mime;
+
+    #[test]
+    fn magic_bytes_win_over_the_extension() {
+        let png = [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0];
+        assert_eq!(sniff_mime(&png, "picture.txt"), "image/png");
+    }
+
+    #[test]
+    fn text_falls_back_to_the_extension_then_to_octet_stream() {
+        assert_eq!(sniff_mime(b"a,b\n1,2\n", "table.CSV"), "text/csv");
+        assert_eq!(
+            sniff_mime(b"whatever", "blob.bin"),
+            "application/octet-stream"
+        );
+        assert_eq!(sniff_mime(b"", "empty"), "application/octet-stream");
+    }
+}

@@ -1,0 +1,306 @@
+//! Progress arithmetic: a smoothed speed, the time left at that speed, and the rule for
+//! when a progress figure is worth publishing.
+//!
+//! The speed is an exponential moving average whose weight depends on the time between
+//! samples (`alpha = 1 - e^(-dt/tau)`), so the figure behaves the same whether bytes
+//! arrive in many small chunks or a few large ones, and it does not jump with each chunk.
+
+use std::time::{Duration, Instant};
+
+use crate::model::{JobId, JobProgress, JobStatus};
+
+/// How quickly the smoothed speed follows a change in the real rate: after `TAU` it has
+/// covered about 63% of the change.
+const TAU: Duration = Duration::from_secs(2);
+
+/// Samples closer together than this are merged with the next one: a rate measured over
+/// a few microseconds says nothing.
+const MIN_WINDOW: Duration = Duration::from_millis(50);
+
+/// Weight of a new rate sample taken `dt` seconds after the previous one.
+pub(crate) fn ema_alpha(dt_secs: f64, tau_secs: f64) -> f64 {
+    if tau_secs <= 0.0 {
+        return 1.0;
+    }
+    1.0 - (-dt_secs / tau_secs).exp()
+}
+
+/// Seconds needed for `remaining` bytes at `speed` bytes/s; `None` while the speed is
+/// unknown or zero, `Some(0.0)` once nothing remains.
+pub(crate) fn eta_secs(remaining: u64, speed: f64) -> Option<f64> {
+    if remaining == 0 {
+        Some(0.0)
+    } else if speed.is_finite() && speed > 0.0 {
+        Some(remaining as f64 / speed)
+    } else {
+        None
+    }
+}
+
+/// A smoothed byte rate fed with cumulative byte counts.
+#[derive(Debug, Clone)]
+pub(crate) struct SpeedMeter {
+    tau: f64,
+    min_window: Duration,
+    started: Instant,
+    last_bytes: u64,
+    last_at: Instant,
+    speed: Option<f64>,
+}
+
+impl SpeedMeter {
+    /// A meter that starts counting at `now` from zero bytes.
+    pub(crate) fn new(tau: Duration, min_window: Duration, now: Instant) -> Self {
+        Self {
+            tau: tau.as_secs_f64(),
+            min_window,
+            started: now,
+            last_bytes: 0,
+            last_at: now,
+            speed: None,
+        }
+    }
+
+    /// Takes the cumulative byte count at `now` and returns the smoothed speed.
+    pub(crate) fn update(&mut self, bytes: u64, now: Instant) -> f64 {
+        let dt = now.saturating_duration_since(self.last_at);
+        if dt < self.min_window || bytes < self.last_bytes {
+            return self.speed();
+        }
+        let dt_secs = dt.as_secs_f64();
+        let rate = (bytes - self.last_bytes) as f64 / dt_secs;
+        self.speed = Some(match self.speed {
+            None => rate,
+            Some(previous) => previous + ema_alpha(dt_secs, self.tau) * (rate - previous),
+        });
+        self.last_bytes = bytes;
+        self.last_at = now;
+        self.speed()
+    }
+
+    /// Settles the figure at the end of a stage: a stage shorter than one sampling
+    /// window still gets a speed, its plain average.
+    pub(crate) fn settle(&mut self, bytes: u64, now: Instant) -> f64 {
+        if self.speed.is_none() {
+            let elapsed = now.saturating_duration_since(self.started).as_secs_f64();
+            if elapsed > 0.0 && bytes > 0 {
+                self.speed = Some(bytes as f64 / elapsed);
+            }
+        }
+        self.speed()
+    }
+
+    /// The smoothed speed in bytes/s, 0 while unknown.
+    pub(crate) fn speed(&self) -> f64 {
+        self.speed.unwrap_or(0.0)
+    }
+}
+
+/// The live figures of one job's current stage, and when they were last published.
+#[derive(Debug, Clone)]
+pub(crate) struct StageMeter {
+    job: JobId,
+    status: JobStatus,
+    total: u64,
+    current: u64,
+    speed: SpeedMeter,
+    interval: Duration,
+    last_emit: Instant,
+    last_emitted: Option<u64>,
+}
+
+impl StageMeter {
+    /// Starts a stage of `total` bytes at `now`. `interval` is the minimum spacing of
+    /// published figures.
+    pub(crate) fn new(
+        job: JobId,
+        status: JobStatus,
+        total: u64,
+        interval: Duration,
+        now: Instant,
+    ) -> Self {
+        Self {
+            job,
+            status,
+            total,
+            current: 0,
+            speed: SpeedMeter::new(TAU, MIN_WINDOW, now),
+            interval,
+            last_emit: now,
+            last_emitted: None,
+        }
+    }
+
+    /// Records `bytes` processed so far. Figures never go backwards and never pass the
+    /// total. Returns true when the new figure should be published now.
+    pub(crate) fn advance(&mut self, bytes: u64, now: Instant) -> bool {
+        let bytes = bytes.min(self.total).max(self.current);
+        self.current = bytes;
+        self.speed.update(bytes, now);
+        self.last_emitted != Some(bytes)
+            && now.saturating_duration_since(self.last_emit) >= self.interval
+    }
+
+    /// Ends the stage. Returns true when the last figure has not been published yet, so
+    /// the final value always goes out.
+    pub(crate) fn finish(&mut self, now: Instant) -> bool {
+        self.speed.settle(self.current, now);
+        self.last_emitted != Some(self.current)
+    }
+
+    /// Notes that the current figure was published at `now`.
+    pub(crate) fn mark_emitted(&mut self, now: Instant) {
+        self.last_emit = now;
+        self.last_emitted = Some(self.current);
+    }
+
+    /// The figures as the model carries them.
+    pub(crate) fn progress(&self) -> JobProgress {
+        let speed = self.speed.speed();
+        JobProgress {
+            job_id: self.job,
+            status: self.status,
+            current: self.current,
+            total: self.total,
+            speed,
+            eta_secs: eta_secs(self.total - self.current, speed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(start: Instant, ms: u64) -> Instant {
+        start + Duration::from_millis(ms)
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-6 * b.abs().max(1.0)
+    }
+
+    #[test]
+    fn alpha_grows_with_the_time_between_samples() {
+        assert!(close(ema_alpha(0.0, 2.0), 0.0));
+        assert!(close(ema_alpha(2.0, 2.0), 1.0 - (-1.0f64).exp()));
+        assert!(ema_alpha(0.1, 2.0) < ema_alpha(1.0, 2.0));
+        assert!(close(ema_alpha(1.0, 0.0), 1.0));
+    }
+
+    #[test]
+    fn first_sample_sets_the_speed_and_a_constant_rate_stays_put() {
+        let t0 = Instant::now();
+        let mut meter = SpeedMeter::new(TAU, MIN_WINDOW, t0);
+        assert!(close(meter.speed(), 0.0));
+        // 1000 bytes per 100 ms = 10 000 B/s, every sample.
+        for i in 1..=20u64 {
+            let speed = meter.update(i * 1000, at(t0, i * 100));
+            assert!(close(speed, 10_000.0), "sample {i}: {speed}");
+        }
+    }
+
+    #[test]
+    fn a_step_in_the_rate_is_followed_gradually() {
+        let t0 = Instant::now();
+        let mut meter = SpeedMeter::new(TAU, MIN_WINDOW, t0);
+        meter.update(1000, at(t0, 100)); // 10 000 B/s
+                                         // The rate doubles for one 100 ms sample: the figure moves by alpha only.
+        let speed = meter.update(3000, at(t0, 200));
+        let alpha = ema_alpha(0.1, TAU.as_secs_f64());
+        assert!(close(speed, 10_000.0 + alpha * 10_000.0), "{speed}");
+        assert!(speed > 10_000.0 && speed < 11_000.0);
+        // Keeping the new rate converges to it.
+        let mut bytes = 3000;
+        let mut ms = 200;
+        for _ in 0..200 {
+            bytes += 2000;
+            ms += 100;
+            meter.update(bytes, at(t0, ms));
+        }
+        assert!((meter.speed() - 20_000.0).abs() < 1.0, "{}", meter.speed());
+    }
+
+    #[test]
+    fn smoothing_does_not_depend_on_how_samples_are_cut() {
+        let t0 = Instant::now();
+        let mut coarse = SpeedMeter::new(TAU, MIN_WINDOW, t0);
+        let mut fine = SpeedMeter::new(TAU, MIN_WINDOW, t0);
+        coarse.update(1000, at(t0, 100));
+        fine.update(1000, at(t0, 100));
+        // Same new rate (30 000 B/s) for 400 ms, as one sample or as four.
+        coarse.update(13_000, at(t0, 500));
+        for i in 1..=4u64 {
+            fine.update(1000 + i * 3000, at(t0, 100 + i * 100));
+        }
+        assert!(
+            close(coarse.speed(), fine.speed()),
+            "{} vs {}",
+            coarse.speed(),
+            fine.speed()
+        );
+    }
+
+    #[test]
+    fn samples_inside_the_minimum_window_are_merged() {
+        let t0 = Instant::now();
+        let mut meter = SpeedMeter::new(TAU, MIN_WINDOW, t0);
+        assert!(close(meter.update(500, at(t0, 10)), 0.0));
+        assert!(close(meter.update(1000, at(t0, 100)), 10_000.0));
+    }
+
+    #[test]
+    fn a_short_stage_settles_on_its_average() {
+        let t0 = Instant::now();
+        let mut meter = SpeedMeter::new(TAU, MIN_WINDOW, t0);
+        meter.update(4096, at(t0, 20));
+        assert!(close(meter.settle(4096, at(t0, 40)), 4096.0 / 0.04));
+    }
+
+    #[test]
+    fn eta_is_remaining_over_speed() {
+        assert_eq!(eta_secs(0, 0.0), Some(0.0));
+        assert_eq!(eta_secs(100, 0.0), None);
+        assert_eq!(eta_secs(100, f64::NAN), None);
+        assert!(close(eta_secs(1000, 250.0).unwrap(), 4.0));
+    }
+
+    #[test]
+    fn stage_figures_are_monotonic_clamped_and_throttled() {
+        let t0 = Instant::now();
+        let interval = Duration::from_millis(50);
+        let mut stage = StageMeter::new(JobId(1), JobStatus::Uploading, 1000, interval, t0);
+        // Too soon after the stage started: recorded, not published.
+        assert!(!stage.advance(100, at(t0, 10)));
+        assert_eq!(stage.progress().current, 100);
+        assert!(stage.advance(200, at(t0, 60)));
+        stage.mark_emitted(at(t0, 60));
+        // Going backwards is ignored; passing the total is clamped.
+        assert!(!stage.advance(150, at(t0, 70)));
+        assert_eq!(stage.progress().current, 200);
+        assert!(stage.advance(5000, at(t0, 200)));
+        assert_eq!(stage.progress().current, 1000);
+        stage.mark_emitted(at(t0, 200));
+        // The final figure was already published: nothing more to send.
+        assert!(!stage.finish(at(t0, 210)));
+        let progress = stage.progress();
+        assert_eq!(progress.eta_secs, Some(0.0));
+        assert!(progress.speed > 0.0);
+    }
+
+    #[test]
+    fn an_empty_stage_still_publishes_its_final_figure() {
+        let t0 = Instant::now();
+        let mut stage = StageMeter::new(
+            JobId(1),
+            JobStatus::Hashing,
+            0,
+            Duration::from_millis(50),
+            t0,
+        );
+        assert!(stage.finish(t0));
+        let progress = stage.progress();
+        assert_eq!((progress.current, progress.total), (0, 0));
+        assert_eq!(progress.eta_secs, Some(0.0));
+    }
+}

@@ -1,0 +1,239 @@
+import { CommandError, Connection, initialConnectionStatus, type ConnectionStatus } from './connection';
+import type { Command, EnqueueReport, JobId, JobView, ServerMessage } from './generated/protocol';
+import { plural } from './format';
+import { applyMessage, findJob, initialState, newlyFailed, type QueueState } from './store';
+import { connectionInfo, enqueuePaths, errorText, inTauri, onDragHover, pickFiles, pickFolders } from './tauri';
+import { SvelteSet } from 'svelte/reactivity';
+import { Toasts } from './toasts.svelte';
+
+export type JobAction = Extract<Command, { job_id: JobId }>['action'];
+
+const VERBS: Record<JobAction, string> = {
+  pause: 'pause',
+  resume: 'resume',
+  cancel: 'cancel',
+  retry: 'retry',
+};
+
+/** Most lines a toast lists before summing up the rest. */
+const DETAIL_LINES = 5;
+
+function baseName(path: string): string {
+  const parts = path.split(/[\\/]/).filter((part) => part.length > 0);
+  return parts[parts.length - 1] ?? path;
+}
+
+function sentence(text: string): string {
+  const trimmed = text.trim();
+  if (!trimmed) return trimmed;
+  const capital = trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
+  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
+}
+
+function listed(lines: string[]): string[] {
+  if (lines.length <= DETAIL_LINES) return lines;
+  return [...lines.slice(0, DETAIL_LINES), `and ${lines.length - DETAIL_LINES} more`];
+}
+
+/** The window's state and everything it can do: the queue, the connection, toasts. */
+export class FerryApp {
+  queue = $state.raw<QueueState>(initialState);
+  connection = $state.raw<ConnectionStatus>(initialConnectionStatus);
+  /** Files are being dragged over the window. */
+  dragging = $state(false);
+  /** Jobs with a command waiting for its answer. */
+  readonly busy = new SvelteSet<JobId>();
+  /** A file or folder dialog, or the enqueue that follows it, is under way. */
+  adding = $state(false);
+
+  readonly toasts = new Toasts();
+  /** True inside the Ferry app; false in a plain browser, where nothing can connect. */
+  readonly embedded: boolean;
+
+  private link: Connection | null = null;
+  private everOpen = false;
+  private failures: { name: string; error: string }[] = [];
+  private readonly cleanups: (() => void)[] = [];
+
+  constructor(embedded: boolean = inTauri()) {
+    this.embedded = embedded;
+  }
+
+  /** Connected to the engine, so commands can be sent. */
+  get online(): boolean {
+    return this.connection.state === 'open';
+  }
+
+  start(): void {
+    if (!this.embedded) {
+      this.connection = {
+        state: 'offline',
+        attempt: 0,
+        lastError: 'This window is not running inside the Ferry app, so there is no engine to talk to.',
+      };
+      return;
+    }
+    const link = new Connection({
+      getInfo: connectionInfo,
+      onMessage: (message) => this.receive(message),
+      onStatus: (status) => this.statusChanged(status),
+      onInvalidMessage: (problem) =>
+        this.toasts.show({ kind: 'error', title: 'Unreadable message from Ferry', message: problem, key: 'invalid-message' }),
+    });
+    this.link = link;
+    link.start();
+
+    let stopped = false;
+    this.cleanups.push(() => {
+      stopped = true;
+    });
+    onDragHover((active) => {
+      this.dragging = active;
+    })
+      .then((unlisten) => {
+        if (stopped) unlisten();
+        else this.cleanups.push(unlisten);
+      })
+      .catch((error: unknown) => {
+        this.toasts.show({
+          kind: 'warning',
+          title: 'Drag and drop is unavailable',
+          message: `${sentence(errorText(error))} Use Add files or Add folder instead.`,
+        });
+      });
+  }
+
+  stop(): void {
+    this.link?.stop();
+    this.link = null;
+    for (const cleanup of this.cleanups.splice(0)) cleanup();
+  }
+
+  /** Applies one server message: state changes to the queue, problems to toasts. */
+  receive(message: ServerMessage): void {
+    if (message.type === 'error') {
+      this.toasts.show({ kind: 'error', title: 'Ferry reported a problem', message: sentence(message.error.message) });
+      return;
+    }
+    const before = this.queue;
+    const after = applyMessage(before, message);
+    if (after === before) return;
+    this.queue = after;
+    const failed = newlyFailed(before, after, message);
+    if (failed) this.reportFailure(failed);
+  }
+
+  /** Sends a pause, resume, cancel or retry for one job; a refusal becomes a toast. */
+  async act(action: JobAction, jobId: JobId): Promise<void> {
+    const link = this.link;
+    const name = findJob(this.queue, jobId)?.name ?? `job ${jobId}`;
+    if (this.busy.has(jobId)) return;
+    this.busy.add(jobId);
+    try {
+      if (!link) throw new CommandError('not_connected', 'Not connected to Ferry.');
+      await link.send({ action, job_id: jobId });
+    } catch (error) {
+      this.toasts.show({
+        kind: 'error',
+        title: `Could not ${VERBS[action]} “${name}”`,
+        message: sentence(errorText(error)),
+      });
+    } finally {
+      this.busy.delete(jobId);
+    }
+  }
+
+  addFiles(): Promise<void> {
+    return this.add(pickFiles, 'files');
+  }
+
+  addFolders(): Promise<void> {
+    return this.add(pickFolders, 'folders');
+  }
+
+  private async add(pick: () => Promise<string[]>, what: string): Promise<void> {
+    if (this.adding) return;
+    this.adding = true;
+    try {
+      let paths: string[];
+      try {
+        paths = await pick();
+      } catch (error) {
+        this.toasts.show({ kind: 'error', title: `Could not open the ${what} dialog`, message: sentence(errorText(error)) });
+        return;
+      }
+      if (paths.length === 0) return;
+      try {
+        this.reportEnqueue(await enqueuePaths(paths));
+      } catch (error) {
+        this.toasts.show({
+          kind: 'error',
+          title: `Could not add ${plural(paths.length, 'item', 'items')} to the queue`,
+          message: sentence(errorText(error)),
+        });
+      }
+    } finally {
+      this.adding = false;
+    }
+  }
+
+  private reportEnqueue(report: EnqueueReport): void {
+    const added = report.jobs.length;
+    if (report.skipped.length === 0) {
+      if (added > 0) {
+        this.toasts.show({ kind: 'success', title: `Added ${plural(added, 'file', 'files')} to the queue` });
+      } else {
+        this.toasts.show({ kind: 'info', title: 'Nothing to add', message: 'The selection holds no files.' });
+      }
+      return;
+    }
+    const skipped = report.skipped.length;
+    this.toasts.show({
+      kind: added === 0 ? 'error' : 'warning',
+      title:
+        added === 0
+          ? `Nothing added: ${plural(skipped, 'path was', 'paths were')} skipped`
+          : `Added ${plural(added, 'file', 'files')}; skipped ${skipped}`,
+      message: 'Ferry did not queue these:',
+      details: listed(report.skipped.map((entry) => `${baseName(entry.path)} — ${entry.reason}`)),
+    });
+  }
+
+  private reportFailure(job: JobView): void {
+    if (!this.toasts.byKey('job-failed')) this.failures = [];
+    this.failures.push({ name: job.name, error: job.error ?? 'no reason was given' });
+    const count = this.failures.length;
+    const first = this.failures[0];
+    if (count === 1 && first) {
+      this.toasts.show({ kind: 'error', key: 'job-failed', title: `Upload failed: ${first.name}`, message: sentence(first.error) });
+    } else {
+      this.toasts.show({
+        kind: 'error',
+        key: 'job-failed',
+        title: `${count} uploads failed`,
+        details: listed(this.failures.map((failure) => `${failure.name} — ${failure.error}`)),
+      });
+    }
+  }
+
+  private statusChanged(status: ConnectionStatus): void {
+    this.connection = status;
+    if (status.state === 'open') {
+      if (this.toasts.byKey('connection')) {
+        this.toasts.show({
+          kind: 'success',
+          key: 'connection',
+          title: this.everOpen ? 'Connected to Ferry again' : 'Connected to Ferry',
+        });
+      }
+      this.everOpen = true;
+    } else if (status.state === 'reconnecting' && status.attempt === 1) {
+      this.toasts.show({
+        kind: 'error',
+        key: 'connection',
+        title: this.everOpen ? 'Lost the connection to Ferry' : 'Could not connect to Ferry',
+        message: `${sentence(status.lastError ?? 'The connection failed')} Retrying automatically.`,
+      });
+    }
+  }
+}

@@ -1,0 +1,231 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { Connection, describeClose, type ConnectionStatus, type SocketLike } from './connection';
+import type { ServerMessage } from './generated/protocol';
+import { job, welcome } from './testing/fixtures';
+
+class FakeSocket implements SocketLike {
+  readyState = 0;
+  onopen: ((event: Event) => void) | null = null;
+  onmessage: ((event: MessageEvent) => void) | null = null;
+  onclose: ((event: CloseEvent) => void) | null = null;
+  onerror: ((event: Event) => void) | null = null;
+  readonly sent: string[] = [];
+  closedWith: number | undefined;
+
+  constructor(
+    readonly url: string,
+    readonly protocols: string[],
+  ) {}
+
+  send(data: string): void {
+    this.sent.push(data);
+  }
+
+  close(code?: number): void {
+    this.closedWith = code ?? 1005;
+    this.readyState = 3;
+  }
+
+  open(): void {
+    this.readyState = 1;
+    this.onopen?.(new Event('open'));
+  }
+
+  receive(message: unknown): void {
+    this.onmessage?.({ data: typeof message === 'string' ? message : JSON.stringify(message) } as MessageEvent);
+  }
+
+  drop(code = 1006, reason = ''): void {
+    this.readyState = 3;
+    this.onclose?.({ code, reason } as CloseEvent);
+  }
+}
+
+interface Harness {
+  connection: Connection;
+  sockets: FakeSocket[];
+  statuses: ConnectionStatus[];
+  messages: ServerMessage[];
+  latest(): FakeSocket;
+}
+
+function harness(random: () => number = () => 0.5): Harness {
+  const sockets: FakeSocket[] = [];
+  const statuses: ConnectionStatus[] = [];
+  const messages: ServerMessage[] = [];
+  const connection = new Connection({
+    getInfo: () => Promise.resolve({ url: 'ws://127.0.0.1:41000', token: 'secret-token', pid: 42 }),
+    onMessage: (message) => messages.push(message),
+    onStatus: (status) => statuses.push(status),
+    createSocket: (url, protocols) => {
+      const socket = new FakeSocket(url, protocols);
+      sockets.push(socket);
+      return socket;
+    },
+    random,
+  });
+  return {
+    connection,
+    sockets,
+    statuses,
+    messages,
+    latest: () => {
+      const socket = sockets[sockets.length - 1];
+      if (!socket) throw new Error('no socket was opened');
+      return socket;
+    },
+  };
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('Connection', () => {
+  it('offers the protocol and the token as subprotocols', async () => {
+    const h = harness();
+    h.connection.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(h.latest().url).toBe('ws://127.0.0.1:41000');
+    expect(h.latest().protocols).toEqual(['ferry.v1', 'ferry.token.secret-token']);
+    expect(h.statuses.at(-1)?.state).toBe('connecting');
+    h.latest().open();
+    expect(h.statuses.at(-1)).toEqual({ state: 'open', attempt: 0, lastError: null });
+  });
+
+  it('passes server messages on, and drops unreadable ones', async () => {
+    const h = harness();
+    h.connection.start();
+    await vi.advanceTimersByTimeAsync(0);
+    h.latest().open();
+    h.latest().receive(welcome(1, 'e', [job(1)]));
+    h.latest().receive('not json');
+    h.latest().receive({ type: 'progress' });
+    expect(h.messages).toHaveLength(1);
+    expect(h.messages[0]?.type).toBe('welcome');
+  });
+
+  it('resolves a command with its reply, matched by id', async () => {
+    const h = harness();
+    h.connection.start();
+    await vi.advanceTimersByTimeAsync(0);
+    h.latest().open();
+
+    const answer = h.connection.send({ action: 'pause', job_id: 3 });
+    const sent = JSON.parse(h.latest().sent[0] ?? '{}') as { type: string; id: string; command: unknown };
+    expect(sent.type).toBe('command');
+    expect(sent.command).toEqual({ action: 'pause', job_id: 3 });
+
+    const result = { kind: 'job' as const, job: job(3, { status: 'paused' }) };
+    h.latest().receive({ type: 'reply', seq: 5, id: sent.id, result, error: null });
+    await expect(answer).resolves.toEqual(result);
+    expect(h.messages).toHaveLength(0);
+  });
+
+  it('rejects a command the server refuses, with its words', async () => {
+    const h = harness();
+    h.connection.start();
+    await vi.advanceTimersByTimeAsync(0);
+    h.latest().open();
+    const answer = h.connection.send({ action: 'retry', job_id: 9 });
+    const { id } = JSON.parse(h.latest().sent[0] ?? '{}') as { id: string };
+    h.latest().receive({ type: 'reply', seq: 5, id, result: null, error: { code: 'unknown_job', message: 'there is no job 9' } });
+    await expect(answer).rejects.toMatchObject({ code: 'unknown_job', message: 'there is no job 9' });
+  });
+
+  it('rejects commands at once while not connected, and pending ones when the socket drops', async () => {
+    const h = harness();
+    await expect(h.connection.send({ action: 'cancel', job_id: 1 })).rejects.toMatchObject({ code: 'not_connected' });
+    h.connection.start();
+    await vi.advanceTimersByTimeAsync(0);
+    h.latest().open();
+    const answer = h.connection.send({ action: 'cancel', job_id: 1 });
+    h.latest().drop();
+    await expect(answer).rejects.toMatchObject({ code: 'connection_lost' });
+  });
+
+  it('reconnects with growing, jittered delays and counts attempts', async () => {
+    const h = harness(() => 0.5);
+    h.connection.start();
+    await vi.advanceTimersByTimeAsync(0);
+    h.latest().open();
+    h.latest().drop(1001, '');
+
+    expect(h.statuses.at(-1)).toEqual({ state: 'reconnecting', attempt: 1, lastError: 'Ferry is shutting down (code 1001)' });
+    // Attempt 1 waits half of 500 ms with this random source.
+    await vi.advanceTimersByTimeAsync(249);
+    expect(h.sockets).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(h.sockets).toHaveLength(2);
+
+    h.latest().drop();
+    expect(h.statuses.at(-1)?.attempt).toBe(2);
+    await vi.advanceTimersByTimeAsync(499);
+    expect(h.sockets).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(h.sockets).toHaveLength(3);
+
+    h.latest().open();
+    expect(h.statuses.at(-1)).toEqual({ state: 'open', attempt: 0, lastError: null });
+    h.latest().drop();
+    expect(h.statuses.at(-1)?.attempt).toBe(1);
+  });
+
+  it('gives up on a handshake that never finishes', async () => {
+    const h = harness(() => 0);
+    h.connection.start();
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(h.sockets[0]?.closedWith).toBeDefined();
+    expect(h.statuses.at(-1)).toMatchObject({ state: 'reconnecting', attempt: 1, lastError: 'the engine did not answer in time' });
+    await vi.advanceTimersByTimeAsync(1);
+    expect(h.sockets).toHaveLength(2);
+  });
+
+  it('retries when the connection details cannot be had', async () => {
+    let calls = 0;
+    const statuses: ConnectionStatus[] = [];
+    const connection = new Connection({
+      getInfo: () => {
+        calls += 1;
+        return Promise.reject(new Error('the command is not registered'));
+      },
+      onMessage: () => undefined,
+      onStatus: (status) => statuses.push(status),
+      createSocket: () => {
+        throw new Error('no socket expected');
+      },
+      random: () => 0.5,
+    });
+    connection.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(statuses.at(-1)).toMatchObject({ state: 'reconnecting', attempt: 1 });
+    expect(statuses.at(-1)?.lastError).toContain('the command is not registered');
+    await vi.advanceTimersByTimeAsync(250);
+    expect(calls).toBe(2);
+    connection.stop();
+  });
+
+  it('stops for good on stop()', async () => {
+    const h = harness();
+    h.connection.start();
+    await vi.advanceTimersByTimeAsync(0);
+    h.latest().open();
+    h.connection.stop();
+    expect(h.sockets[0]?.closedWith).toBe(1000);
+    expect(h.statuses.at(-1)?.state).toBe('offline');
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(h.sockets).toHaveLength(1);
+  });
+});
+
+describe('describeClose', () => {
+  it('prefers the reason the server gave', () => {
+    expect(describeClose(1013, 'too many connections; try again later')).toBe('too many connections; try again later (code 1013)');
+    expect(describeClose(4429, '')).toBe('too many messages were sent too quickly (code 4429)');
+    expect(describeClose(3999, '')).toBe('the connection closed (code 3999)');
+  });
+});

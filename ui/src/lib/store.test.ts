@@ -1,0 +1,140 @@
+import { describe, expect, it } from 'vitest';
+import { applyMessage, findJob, initialState, newlyFailed, type QueueState } from './store';
+import { job, jobMessage, progress, progressMessage, totals, welcome } from './testing/fixtures';
+
+function ids(state: QueueState): number[] {
+  return state.jobs.map((view) => view.id);
+}
+
+describe('applyMessage', () => {
+  it('welcome replaces the whole state', () => {
+    const first = applyMessage(initialState, welcome(4, 'epoch-a', [job(1), job(2)], totals({ jobs: 2, queued: 2 })));
+    expect(first.epoch).toBe('epoch-a');
+    expect(first.lastSeq).toBe(4);
+    expect(ids(first)).toEqual([1, 2]);
+    expect(first.totals.jobs).toBe(2);
+    expect(first.serverVersion).toBe('0.1.0');
+
+    const resync = applyMessage(first, welcome(9, 'epoch-a', [job(3)], totals({ jobs: 1, queued: 1 })));
+    expect(resync.lastSeq).toBe(9);
+    expect(ids(resync)).toEqual([3]);
+    expect(findJob(resync, 1)).toBeUndefined();
+    expect(findJob(resync, 3)?.name).toBe('file-3.bin');
+    expect(resync.totals.jobs).toBe(1);
+  });
+
+  it('does not modify the state it is given', () => {
+    const before = applyMessage(initialState, welcome(1, 'e', [job(1)]));
+    const snapshot = JSON.stringify(before.jobs);
+    applyMessage(before, progressMessage(2, progress(1, { status: 'hashing', current: 10, total: 100 })));
+    applyMessage(before, jobMessage(3, job(2)));
+    expect(JSON.stringify(before.jobs)).toBe(snapshot);
+    expect(before.lastSeq).toBe(1);
+    expect(initialState.jobs).toHaveLength(0);
+  });
+
+  it('progress updates one job and the totals', () => {
+    const start = applyMessage(initialState, welcome(1, 'e', [job(1), job(2)], totals({ jobs: 2, queued: 2 })));
+    const figures = progress(2, { status: 'uploading', current: 250_000, total: 1_000_000, speed: 50_000, eta_secs: 15 });
+    const next = applyMessage(start, progressMessage(2, figures, totals({ jobs: 2, active: 1, queued: 1, bytes_done: 250_000 })));
+
+    expect(next.lastSeq).toBe(2);
+    expect(findJob(next, 2)?.progress).toEqual(figures);
+    expect(findJob(next, 1)).toBe(findJob(start, 1));
+    expect(next.totals.bytes_done).toBe(250_000);
+    expect(next.totals.active).toBe(1);
+    // Status follows job messages only.
+    expect(findJob(next, 2)?.status).toBe('queued');
+  });
+
+  it('a job message inserts a new job at the end', () => {
+    const start = applyMessage(initialState, welcome(1, 'e', [job(1)]));
+    const next = applyMessage(start, jobMessage(2, job(7, { name: 'photo.jpg' }), totals({ jobs: 2 })));
+    expect(ids(next)).toEqual([1, 7]);
+    expect(findJob(next, 7)?.name).toBe('photo.jpg');
+    expect(next.totals.jobs).toBe(2);
+    expect(next.lastSeq).toBe(2);
+  });
+
+  it('a job message replaces the stored job in place', () => {
+    const start = applyMessage(initialState, welcome(1, 'e', [job(1), job(2), job(3)]));
+    const failed = job(2, { status: 'failed', error: 'The server refused the upload (HTTP 413).' });
+    const next = applyMessage(start, jobMessage(2, failed));
+    expect(ids(next)).toEqual([1, 2, 3]);
+    expect(findJob(next, 2)).toEqual(failed);
+    expect(next.jobs).toHaveLength(3);
+  });
+
+  it('ignores progress and job messages whose seq is not newer', () => {
+    let state = applyMessage(initialState, welcome(10, 'e', [job(1)], totals({ jobs: 1 })));
+    state = applyMessage(state, progressMessage(11, progress(1, { status: 'hashing', current: 500, total: 1000 })));
+
+    const staleProgress = applyMessage(state, progressMessage(11, progress(1, { status: 'hashing', current: 100, total: 1000 })));
+    expect(staleProgress).toBe(state);
+    const olderProgress = applyMessage(state, progressMessage(5, progress(1, { status: 'hashing', current: 100, total: 1000 })));
+    expect(olderProgress).toBe(state);
+    const staleJob = applyMessage(state, jobMessage(10, job(1, { status: 'done' }), totals({ jobs: 1, done: 1 })));
+    expect(staleJob).toBe(state);
+    expect(findJob(state, 1)?.progress.current).toBe(500);
+    expect(state.lastSeq).toBe(11);
+  });
+
+  it('ignores progress and job messages before the first welcome', () => {
+    expect(applyMessage(initialState, jobMessage(1, job(1)))).toBe(initialState);
+    expect(applyMessage(initialState, progressMessage(1, progress(1)))).toBe(initialState);
+  });
+
+  it('a welcome from a new epoch resets everything, even with a lower seq', () => {
+    let state = applyMessage(initialState, welcome(1, 'old', [job(1), job(2)], totals({ jobs: 2 })));
+    state = applyMessage(state, jobMessage(40, job(3), totals({ jobs: 3 })));
+    expect(state.lastSeq).toBe(40);
+
+    const restarted = applyMessage(state, welcome(0, 'new', [job(5)], totals({ jobs: 1 })));
+    expect(restarted.epoch).toBe('new');
+    expect(restarted.lastSeq).toBe(0);
+    expect(ids(restarted)).toEqual([5]);
+    expect(restarted.totals.jobs).toBe(1);
+
+    // Numbers restart with the epoch: seq 1 is new again.
+    const after = applyMessage(restarted, jobMessage(1, job(6), totals({ jobs: 2 })));
+    expect(ids(after)).toEqual([5, 6]);
+    expect(after.lastSeq).toBe(1);
+  });
+
+  it('progress for an unknown job adds no job', () => {
+    const start = applyMessage(initialState, welcome(1, 'e', [job(1)], totals({ jobs: 1 })));
+    const next = applyMessage(start, progressMessage(2, progress(99, { status: 'uploading', current: 5, total: 10 })));
+    expect(ids(next)).toEqual([1]);
+    expect(findJob(next, 99)).toBeUndefined();
+    expect(findJob(next, 1)).toBe(findJob(start, 1));
+  });
+
+  it('replies and errors leave the state alone', () => {
+    const start = applyMessage(initialState, welcome(3, 'e', [job(1)]));
+    expect(applyMessage(start, { type: 'reply', seq: 3, id: 'a-1', result: null, error: null })).toBe(start);
+    expect(
+      applyMessage(start, { type: 'error', seq: 3, error: { code: 'invalid_data', message: 'bad message' } }),
+    ).toBe(start);
+  });
+});
+
+describe('newlyFailed', () => {
+  it('reports a job that has just failed', () => {
+    const before = applyMessage(initialState, welcome(1, 'e', [job(1, { status: 'uploading' })]));
+    const message = jobMessage(2, job(1, { status: 'failed', error: 'Disk full' }));
+    const after = applyMessage(before, message);
+    expect(newlyFailed(before, after, message)?.error).toBe('Disk full');
+  });
+
+  it('stays quiet for a job that had already failed, a stale message, or another status', () => {
+    const before = applyMessage(initialState, welcome(5, 'e', [job(1, { status: 'failed', error: 'x' }), job(2)]));
+    const again = jobMessage(6, job(1, { status: 'failed', error: 'x' }));
+    expect(newlyFailed(before, applyMessage(before, again), again)).toBeNull();
+
+    const stale = jobMessage(5, job(2, { status: 'failed', error: 'y' }));
+    expect(newlyFailed(before, applyMessage(before, stale), stale)).toBeNull();
+
+    const done = jobMessage(7, job(2, { status: 'done' }));
+    expect(newlyFailed(before, applyMessage(before, done), done)).toBeNull();
+  });
+});

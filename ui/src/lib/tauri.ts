@@ -1,0 +1,60 @@
+import { invoke } from '@tauri-apps/api/core';
+import { getCurrentWebview } from '@tauri-apps/api/webview';
+import { open } from '@tauri-apps/plugin-dialog';
+import type { ConnectionInfo, EnqueueReport } from './generated/protocol';
+
+declare global {
+  interface Window {
+    __TAURI_INTERNALS__?: unknown;
+  }
+}
+
+/** True when the page runs inside the Ferry app rather than a plain browser. */
+export function inTauri(): boolean {
+  return typeof window !== 'undefined' && window.__TAURI_INTERNALS__ !== undefined;
+}
+
+/** Where the engine's WebSocket listens, and the launch token. */
+export function connectionInfo(): Promise<ConnectionInfo> {
+  return invoke<ConnectionInfo>('connection_info');
+}
+
+/** Puts files and folders in the queue. */
+export function enqueuePaths(paths: string[]): Promise<EnqueueReport> {
+  return invoke<EnqueueReport>('enqueue_paths', { paths });
+}
+
+/** Asks the user for files; an empty list when the dialog is dismissed. */
+export async function pickFiles(): Promise<string[]> {
+  return (await open({ multiple: true, directory: false, title: 'Add files to upload' })) ?? [];
+}
+
+/** Asks the user for folders; an empty list when the dialog is dismissed. */
+export async function pickFolders(): Promise<string[]> {
+  return (await open({ multiple: true, directory: true, title: 'Add folders to upload' })) ?? [];
+}
+
+/**
+ * Follows files being dragged over the window. The drop itself is handled by the app,
+ * which enqueues the files; the page only shows where they will land.
+ */
+export function onDragHover(hovering: (active: boolean) => void): Promise<() => void> {
+  return getCurrentWebview().onDragDropEvent((event) => {
+    const type = event.payload.type;
+    hovering(type === 'enter' || type === 'over');
+  });
+}
+
+/** A failed invoke's reason, in words. Tauri rejects with whatever the command returned. */
+export function errorText(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  if (typeof error === 'string') return error;
+  if (typeof error === 'object' && error !== null && 'message' in error && typeof error.message === 'string') {
+    return error.message;
+  }
+  try {
+    return JSON.stringify(error);
+  } catch {
+    return String(error);
+  }
+}

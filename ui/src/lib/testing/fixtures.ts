@@ -1,0 +1,59 @@
+import type { JobProgress, JobStatus, JobView, QueueTotals, ServerMessage } from '../generated/protocol';
+
+export function progress(jobId: number, overrides: Partial<JobProgress> = {}): JobProgress {
+  return { job_id: jobId, status: 'queued', current: 0, total: 0, speed: 0, eta_secs: null, ...overrides };
+}
+
+export function job(id: number, overrides: Partial<JobView> = {}): JobView {
+  const status: JobStatus = overrides.status ?? 'queued';
+  return {
+    id,
+    path: `/home/user/files/file-${id}.bin`,
+    name: `file-${id}.bin`,
+    size: 1_000_000,
+    status,
+    progress: progress(id, { status }),
+    mime: null,
+    hash: null,
+    remote: null,
+    error: null,
+    created_at_ms: 1_700_000_000_000 + id,
+    ...overrides,
+  };
+}
+
+export function totals(overrides: Partial<QueueTotals> = {}): QueueTotals {
+  return {
+    jobs: 0,
+    done: 0,
+    failed: 0,
+    active: 0,
+    queued: 0,
+    paused: 0,
+    cancelled: 0,
+    bytes_total: 0,
+    bytes_done: 0,
+    speed: 0,
+    eta_secs: null,
+    ...overrides,
+  };
+}
+
+export function welcome(seq: number, epoch: string, jobs: JobView[], queueTotals: QueueTotals = totals()): ServerMessage {
+  return {
+    type: 'welcome',
+    seq,
+    epoch,
+    protocol: 'ferry.v1',
+    server_version: '0.1.0',
+    snapshot: { jobs, totals: queueTotals },
+  };
+}
+
+export function progressMessage(seq: number, figures: JobProgress, queueTotals: QueueTotals = totals()): ServerMessage {
+  return { type: 'progress', seq, progress: figures, totals: queueTotals };
+}
+
+export function jobMessage(seq: number, view: JobView, queueTotals: QueueTotals = totals()): ServerMessage {
+  return { type: 'job', seq, job: view, totals: queueTotals };
+}

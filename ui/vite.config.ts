@@ -1,0 +1,41 @@
+import { fileURLToPath } from 'node:url';
+import { svelte } from '@sveltejs/vite-plugin-svelte';
+import { defineConfig } from 'vitest/config';
+
+const root = fileURLToPath(new URL('.', import.meta.url));
+const testing = process.env.VITEST !== undefined;
+
+export default defineConfig({
+  root,
+  // One dependency cache for the repository, next to the node_modules it describes.
+  cacheDir: fileURLToPath(new URL('../node_modules/.vite', import.meta.url)),
+  plugins: [svelte({ configFile: fileURLToPath(new URL('./svelte.config.js', import.meta.url)) })],
+  // Tauri prints its own output next to Vite's; keep both readable.
+  clearScreen: false,
+  envPrefix: ['VITE_', 'TAURI_ENV_'],
+  // Component tests mount Svelte's browser build in jsdom.
+  resolve: testing ? { conditions: ['browser'] } : undefined,
+  server: {
+    port: 5173,
+    strictPort: true,
+    watch: { ignored: ['**/dist/**'] },
+  },
+  preview: {
+    port: 4173,
+    strictPort: false,
+  },
+  build: {
+    outDir: fileURLToPath(new URL('./dist', import.meta.url)),
+    emptyOutDir: true,
+    // WebKitGTK (Linux) and Safari's WebView are the oldest engines Tauri runs in.
+    target: 'es2021',
+    sourcemap: process.env.TAURI_ENV_DEBUG === 'true',
+    minify: process.env.TAURI_ENV_DEBUG === 'true' ? false : 'esbuild',
+  },
+  test: {
+    root,
+    include: ['src/**/*.test.ts'],
+    environment: 'node',
+    restoreMocks: true,
+  },
+});
