@@ -33,9 +33,7 @@ describe('dropping files on Ferry', () => {
       await expect(row.$('[data-testid="job-status"]')).toHaveText(expect.stringContaining('Done'));
     }
     await expect($$('[data-testid="job-row"]')).toBeElementsArrayOfSize(2);
-    await saveScreenshot('upload-done-1280x800');
-    await browser.setWindowSize(800, 600);
-    await saveScreenshot('upload-done-800x600');
+    await saveScreenshot('upload-done');
 
     const destination = process.env.FERRY_DESTINATION_DIR!;
     for (const source of sources) {
