@@ -42,7 +42,8 @@ fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci"
-  npm ci --no-audit --no-fund
+  # Install scripts stay off: none is needed, and some would try to download browser drivers.
+  npm ci --no-audit --no-fund --ignore-scripts
 fi
 
 export PATH="$HOME/.cargo/bin:$PATH"
