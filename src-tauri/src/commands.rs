@@ -1,5 +1,8 @@
 //! Commands the webview calls with `invoke`.
 
+// Tauri hands managed state to commands by value.
+#![allow(clippy::needless_pass_by_value)]
+
 use crate::state::AppState;
 use ferry_core::{EnqueueReport, Snapshot};
 use ferry_ws::ConnectionInfo;
