@@ -37,5 +37,11 @@ export async function waitForConnection(): Promise<void> {
 export async function saveScreenshot(name: string): Promise<void> {
   const folder = process.env.FERRY_E2E_ARTIFACTS ?? path.resolve('tests', 'artifacts');
   mkdirSync(folder, { recursive: true });
+  // WebKitWebDriver's snapshot waits for the next paint; nudge one so a still page
+  // does not keep it waiting.
+  await browser.execute(() => {
+    document.body.style.opacity = '0.999';
+    setTimeout(() => (document.body.style.opacity = ''), 50);
+  });
   await browser.saveScreenshot(path.join(folder, `${name}.png`));
 }
