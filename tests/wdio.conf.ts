@@ -2,7 +2,7 @@
 // WebKitWebDriver. Each run gets fresh data and destination folders so runs never
 // see each other's jobs.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, mkdirSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -55,18 +55,28 @@ export const config: WebdriverIO.Config = {
 
   onPrepare: async () => {
     const run = mkdtempSync(path.join(os.tmpdir(), 'ferry-e2e-'));
-    for (const name of ['data', 'destination', 'logs', 'fixtures']) mkdirSync(path.join(run, name));
+    for (const name of ['data', 'destination', 'fixtures']) mkdirSync(path.join(run, name));
     // Inherited by tauri-driver, WebKitWebDriver, the app and the spec workers.
     process.env.FERRY_E2E_RUN = run;
     process.env.FERRY_DATA_DIR = path.join(run, 'data');
     process.env.FERRY_DESTINATION_DIR = path.join(run, 'destination');
-    process.env.FERRY_LOG_DIR = path.join(run, 'logs');
+    // Not created here: the app must create its log folder itself.
+    process.env.FERRY_LOG_DIR = path.join(run, 'logs', 'nested');
     process.env.FERRY_CONNECTION_FILE = path.join(run, 'connection.json');
     // Xvfb has no GPU: WebKitGTK's DMA-BUF renderer would paint stale frames there.
     process.env.WEBKIT_DISABLE_DMABUF_RENDERER = '1';
     process.env.FERRY_E2E_ARTIFACTS ??= path.join(root, 'tests', 'artifacts');
     mkdirSync(process.env.FERRY_E2E_ARTIFACTS, { recursive: true });
-    tauriDriver = spawn('tauri-driver', ['--port', String(driverPort)], { stdio: ['ignore', 'inherit', 'inherit'] });
+    // The app's stdout and stderr reach us through tauri-driver; keep a copy the specs can read.
+    process.env.FERRY_E2E_APP_OUTPUT = path.join(run, 'app-output.log');
+    const output = createWriteStream(process.env.FERRY_E2E_APP_OUTPUT);
+    tauriDriver = spawn('tauri-driver', ['--port', String(driverPort)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    for (const stream of [tauriDriver.stdout, tauriDriver.stderr]) {
+      stream?.on('data', (chunk: Buffer) => {
+        output.write(chunk);
+        process.stderr.write(chunk);
+      });
+    }
     tauriDriver.once('error', (error) => {
       console.error(`could not start tauri-driver: ${error.message}; run scripts/setup.sh`);
     });

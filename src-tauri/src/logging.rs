@@ -15,12 +15,18 @@ pub(crate) fn init(log_dir: &Path) -> Option<WorkerGuard> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         EnvFilter::new("info,ferry_core=info,ferry_ws=info,ferry_desktop=info")
     });
-    let file = tracing_appender::rolling::Builder::new()
-        .rotation(tracing_appender::rolling::Rotation::DAILY)
-        .filename_prefix("ferry")
-        .filename_suffix("log")
-        .max_log_files(KEPT_LOG_FILES)
-        .build(log_dir);
+    // The appender prunes old files by listing the folder, so the folder must exist first.
+    let file = std::fs::create_dir_all(log_dir)
+        .map_err(|e| e.to_string())
+        .and_then(|()| {
+            tracing_appender::rolling::Builder::new()
+                .rotation(tracing_appender::rolling::Rotation::DAILY)
+                .filename_prefix("ferry")
+                .filename_suffix("log")
+                .max_log_files(KEPT_LOG_FILES)
+                .build(log_dir)
+                .map_err(|e| e.to_string())
+        });
     let (file_layer, guard) = match file {
         Ok(appender) => {
             let (writer, guard) = tracing_appender::non_blocking(appender);

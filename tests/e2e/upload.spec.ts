@@ -2,7 +2,7 @@
 // a drop uses, both progress bars reaching 100 %, status Done, and byte-identical copies.
 import { browser, $, $$, expect } from '@wdio/globals';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { enqueuePaths, saveScreenshot, waitForConnection } from '../helpers/app.js';
 
@@ -40,5 +40,21 @@ describe('dropping files on Ferry', () => {
       const copy = readFileSync(path.join(destination, source.name));
       expect(copy.equals(source.bytes)).toBe(true);
     }
+  });
+
+  it('writes its log to a rolling file in the log folder it created', async () => {
+    const logs = process.env.FERRY_LOG_DIR!;
+    const files = readdirSync(logs).filter((name) => name.startsWith('ferry') && name.endsWith('.log'));
+    expect(files).toHaveLength(1);
+    const log = readFileSync(path.join(logs, files[0]), 'utf8');
+    expect(log).toContain('progress server listening');
+    expect(log).toContain('holiday-photos.bin');
+  });
+
+  it('printed no error about its log folder and did not panic', async () => {
+    const output = readFileSync(process.env.FERRY_E2E_APP_OUTPUT!, 'utf8');
+    expect(output).toContain('starting Ferry');
+    expect(output).not.toContain('Error reading the log directory');
+    expect(output).not.toContain('panicked');
   });
 });
