@@ -1,17 +1,15 @@
 //! A desktop notification when a batch of uploads finishes.
 
-use ferry_core::{Engine, EngineEvent, QueueTotals};
+use ferry_core::{BatchSummary, BatchWatcher, Engine, EngineEvent};
 use tauri::AppHandle;
 use tauri_plugin_notification::NotificationExt;
 use tokio::sync::broadcast::error::RecvError;
 
-/// Watches the queue and notifies each time it goes from busy to idle, with how many
-/// files were uploaded and how many failed in that batch.
+/// Watches the queue and notifies each time a batch has settled.
 pub(crate) fn watch_batches(app: AppHandle, engine: &Engine) {
     let (snapshot, mut events) = engine.subscribe_with_snapshot();
     tauri::async_runtime::spawn(async move {
-        let mut batch_start = snapshot.totals.clone();
-        let mut busy = is_busy(&snapshot.totals);
+        let mut watcher = BatchWatcher::new(&snapshot.totals);
         loop {
             let totals = match events.recv().await {
                 Ok(EngineEvent::Job { totals, .. } | EngineEvent::Progress { totals, .. }) => {
@@ -20,43 +18,26 @@ pub(crate) fn watch_batches(app: AppHandle, engine: &Engine) {
                 Err(RecvError::Lagged(_)) => continue,
                 Err(RecvError::Closed) => break,
             };
-            let now_busy = is_busy(&totals);
-            if now_busy && !busy {
-                batch_start = totals.clone();
-            } else if busy && !now_busy {
-                notify(&app, &batch_start, &totals);
+            if let Some(summary) = watcher.observe(&totals) {
+                notify(&app, summary);
             }
-            busy = now_busy;
         }
     });
 }
 
-fn is_busy(totals: &QueueTotals) -> bool {
-    totals.active + totals.queued > 0
-}
-
-fn notify(app: &AppHandle, before: &QueueTotals, after: &QueueTotals) {
-    let done = after.done.saturating_sub(before.done);
-    let failed = after.failed.saturating_sub(before.failed);
-    if done == 0 && failed == 0 {
-        return;
-    }
-    let plural = |n: u32| if n == 1 { "file" } else { "files" };
-    let body = match failed {
-        0 => format!("{done} {} uploaded and verified.", plural(done)),
-        _ => format!(
-            "{done} {} uploaded, {failed} failed. Open Ferry to retry.",
-            plural(done)
-        ),
-    };
-    tracing::info!(done, failed, "batch finished");
-    if let Err(error) = app
+fn notify(app: &AppHandle, summary: BatchSummary) {
+    tracing::info!(
+        done = summary.done,
+        failed = summary.failed,
+        "batch finished"
+    );
+    let shown = app
         .notification()
         .builder()
         .title("Uploads finished")
-        .body(&body)
-        .show()
-    {
+        .body(summary.message())
+        .show();
+    if let Err(error) = shown {
         // No notification service (a bare X session, a CI machine): the log says it.
         tracing::info!(%error, "could not show a desktop notification");
     }

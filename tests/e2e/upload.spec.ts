@@ -49,6 +49,7 @@ describe('dropping files on Ferry', () => {
     const log = readFileSync(path.join(logs, files[0]), 'utf8');
     expect(log).toContain('progress server listening');
     expect(log).toContain('holiday-photos.bin');
+    expect(log).toMatch(/batch finished.*done=2.*failed=0/);
   });
 
   it('printed no error about its log folder and did not panic', async () => {

@@ -7,6 +7,7 @@
 //!
 //! Modules, each with one job:
 //! - [`model`]: the data every boundary shares (jobs, progress, events);
+//! - [`batch`]: telling when a batch of uploads has finished;
 //! - `engine`: the queue, the worker pool and the commands;
 //! - `pipeline`: one job's stages;
 //! - `progress`: smoothed speed, time left, publishing rate;
@@ -15,6 +16,7 @@
 //! - [`destination`]: where files go, and the local folder destination;
 //! - `error`: what can go wrong, in words for the user.
 
+pub mod batch;
 pub mod destination;
 mod engine;
 mod error;
@@ -24,6 +26,7 @@ mod progress;
 mod store;
 mod walk;
 
+pub use batch::{BatchSummary, BatchWatcher};
 pub use destination::{
     Destination, DestinationPolicy, ExpectedContent, LocalFolderDestination, ProgressSink,
     UploadBody, UploadRequest,
