@@ -19,6 +19,8 @@ describe('dropping files on Ferry', () => {
     });
 
     await waitForConnection();
+    await expect($('[data-testid="destination"]')).toHaveText(`Uploads go to ${process.env.FERRY_DESTINATION_DIR}`);
+    await saveScreenshot('empty');
     const report = await enqueuePaths(sources.map((s) => s.file));
     expect(report.jobs).toHaveLength(2);
     expect(report.skipped).toEqual([]);

@@ -43,6 +43,17 @@ describe('App', () => {
     expect(add?.disabled).toBe(true);
   });
 
+  it('says where uploads go once the app has told it', () => {
+    const app = new FerryApp(false);
+    component = mount(App, { target: document.body, props: { app } });
+    app.receive(welcome(1, 'e', []));
+    flushSync();
+    expect(query('destination')).toBeNull();
+    app.destination = '/home/ana/Ferry Uploads';
+    flushSync();
+    expect(query('destination')?.textContent).toBe('Uploads go to /home/ana/Ferry Uploads');
+  });
+
   it('renders the queue from server messages', () => {
     const app = new FerryApp(false);
     component = mount(App, { target: document.body, props: { app } });

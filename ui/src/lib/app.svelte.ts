@@ -2,7 +2,7 @@ import { CommandError, Connection, initialConnectionStatus, type ConnectionStatu
 import type { Command, EnqueueReport, JobId, JobView, ServerMessage } from './generated/protocol';
 import { plural } from './format';
 import { applyMessage, findJob, initialState, newlyFailed, type QueueState } from './store';
-import { connectionInfo, enqueuePaths, errorText, inTauri, onDragHover, pickFiles, pickFolders } from './tauri';
+import { connectionInfo, destinationDir, enqueuePaths, errorText, inTauri, onDragHover, pickFiles, pickFolders } from './tauri';
 import { SvelteSet } from 'svelte/reactivity';
 import { Toasts } from './toasts.svelte';
 
@@ -45,6 +45,8 @@ export class FerryApp {
   readonly busy = new SvelteSet<JobId>();
   /** A file or folder dialog, or the enqueue that follows it, is under way. */
   adding = $state(false);
+  /** Where uploads land, once the app has said. */
+  destination = $state<string | null>(null);
 
   readonly toasts = new Toasts();
   /** True inside the Ferry app; false in a plain browser, where nothing can connect. */
@@ -73,6 +75,10 @@ export class FerryApp {
       };
       return;
     }
+    destinationDir().then(
+      (folder) => (this.destination = folder),
+      () => (this.destination = null),
+    );
     const link = new Connection({
       getInfo: connectionInfo,
       onMessage: (message) => this.receive(message),

@@ -19,6 +19,11 @@ export function connectionInfo(): Promise<ConnectionInfo> {
   return invoke<ConnectionInfo>('connection_info');
 }
 
+/** The folder the local destination copies files to. */
+export function destinationDir(): Promise<string> {
+  return invoke<string>('destination_dir');
+}
+
 /** Puts files and folders in the queue. */
 export function enqueuePaths(paths: string[]): Promise<EnqueueReport> {
   return invoke<EnqueueReport>('enqueue_paths', { paths });
