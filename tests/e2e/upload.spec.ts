@@ -4,7 +4,7 @@ import { browser, $, $$, expect } from '@wdio/globals';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { enqueuePaths, saveScreenshot, waitForConnection } from '../helpers/app.js';
+import { emitDragEvent, enqueuePaths, saveScreenshot, waitForConnection } from '../helpers/app.js';
 
 describe('dropping files on Ferry', () => {
   it('uploads two files with live progress to Done and byte-identical copies', async () => {
@@ -42,6 +42,16 @@ describe('dropping files on Ferry', () => {
       const copy = readFileSync(path.join(destination, source.name));
       expect(copy.equals(source.bytes)).toBe(true);
     }
+  });
+
+  it('highlights the whole window while files are dragged over it', async () => {
+    const overlay = $('[data-testid="drop-overlay"]');
+    await expect(overlay).not.toBeExisting();
+    await emitDragEvent('enter', ['/tmp/dragged.txt']);
+    await overlay.waitForDisplayed({ timeoutMsg: 'no highlight while files were dragged over the window' });
+    await saveScreenshot('drag-over');
+    await emitDragEvent('leave');
+    await overlay.waitForExist({ reverse: true, timeoutMsg: 'the highlight stayed after the drag left' });
   });
 
   it('writes its log to a rolling file in the log folder it created', async () => {

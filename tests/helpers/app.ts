@@ -45,3 +45,24 @@ export async function saveScreenshot(name: string): Promise<void> {
   });
   await browser.saveScreenshot(path.join(folder, `${name}.png`));
 }
+
+/**
+ * Sends the webview one of the drag events the window emits while the OS drags files
+ * over it (WebDriver cannot perform an OS drag itself).
+ */
+export async function emitDragEvent(kind: 'enter' | 'over' | 'leave', paths: string[] = []): Promise<void> {
+  const error = await browser.executeAsync<string | null, [string, string[]]>(
+    (kind: string, paths: string[], done: (error?: string | null) => void) => {
+      type Invoke = (command: string, args: unknown) => Promise<unknown>;
+      const tauri = (window as unknown as { __TAURI_INTERNALS__: { invoke: Invoke } }).__TAURI_INTERNALS__;
+      const payload = kind === 'leave' ? null : { paths, position: { x: 400, y: 300 } };
+      tauri.invoke('plugin:event|emit', { event: `tauri://drag-${kind}`, payload }).then(
+        () => done(null),
+        (error: unknown) => done(String(error)),
+      );
+    },
+    kind,
+    paths,
+  );
+  if (error) throw new Error(`could not emit the drag-${kind} event: ${error}`);
+}
