@@ -21,7 +21,9 @@ for package in "${SYSTEM_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done
 if ! command -v node >/dev/null 2>&1; then
-  missing+=(nodejs npm)
+  # Some Node.js packages bundle npm and conflict with Debian's npm package: ask for
+  # nodejs alone, and npm below only if it did not come with it.
+  missing+=(nodejs)
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing system packages: ${missing[*]}"
@@ -34,9 +36,13 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
-node_major="$(node -p 'process.versions.node.split(".")[0]')"
-if [ "$node_major" -lt 18 ]; then
-  echo "setup: Node.js 18 or newer is needed (found $(node --version))." >&2
+if ! command -v npm >/dev/null 2>&1; then
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm
+fi
+# Vite 7 needs Node.js 20.19 or newer.
+if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'; then
+  echo "setup: Node.js 20.19 or newer is needed (found $(node --version)); install it from your distribution's" \
+    "backports or the NodeSource packages, then run this again." >&2
   exit 1
 fi
 
