@@ -236,6 +236,15 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The state, for a command: fails once the engine has shut down.
+    fn lock_open(&self) -> Result<MutexGuard<'_, State>, CoreError> {
+        let state = self.lock();
+        if state.closed {
+            return Err(CoreError::ShutDown);
+        }
+        Ok(state)
+    }
+
     /// Saves and announces job `id` as it is now. Call with the state lock held.
     fn publish(&self, state: &State, id: JobId) {
         if let Some(entry) = state.jobs.get(&id) {
@@ -491,10 +500,7 @@ impl Engine {
             skipped: found.skipped,
         };
         {
-            let mut state = self.shared.lock();
-            if state.closed {
-                return Err(CoreError::ShutDown);
-            }
+            let mut state = self.shared.lock_open()?;
             let created_at_ms = now_ms();
             let mut records = Vec::with_capacity(found.files.len());
             for file in found.files {
@@ -554,10 +560,7 @@ impl Engine {
     /// one chunk and its partial upload is removed; returns once it has stopped.
     pub async fn pause(&self, id: JobId) -> Result<JobView, CoreError> {
         let after = {
-            let mut state = self.shared.lock();
-            if state.closed {
-                return Err(CoreError::ShutDown);
-            }
+            let mut state = self.shared.lock_open()?;
             let entry = state.entry(id)?;
             if let Some(run) = entry.run.as_mut() {
                 if run.stop != Some(StopReason::Cancel) {
@@ -591,10 +594,7 @@ impl Engine {
     /// Puts a paused job back in the queue; it starts again from hashing.
     pub async fn resume(&self, id: JobId) -> Result<JobView, CoreError> {
         let after = {
-            let mut state = self.shared.lock();
-            if state.closed {
-                return Err(CoreError::ShutDown);
-            }
+            let mut state = self.shared.lock_open()?;
             let entry = state.entry(id)?;
             if let Some(run) = entry.run.as_mut() {
                 // Still running; a pending pause becomes a return to the queue.
@@ -634,10 +634,7 @@ impl Engine {
     /// a running job has stopped.
     pub async fn cancel(&self, id: JobId) -> Result<JobView, CoreError> {
         let after = {
-            let mut state = self.shared.lock();
-            if state.closed {
-                return Err(CoreError::ShutDown);
-            }
+            let mut state = self.shared.lock_open()?;
             let entry = state.entry(id)?;
             if let Some(run) = entry.run.as_mut() {
                 run.stop = Some(StopReason::Cancel);
@@ -671,10 +668,7 @@ impl Engine {
     /// Runs a failed or cancelled job again from the start.
     pub async fn retry(&self, id: JobId) -> Result<JobView, CoreError> {
         let view = {
-            let mut state = self.shared.lock();
-            if state.closed {
-                return Err(CoreError::ShutDown);
-            }
+            let mut state = self.shared.lock_open()?;
             let entry = state.entry(id)?;
             match (entry.view.status, entry.run.is_some()) {
                 (JobStatus::Failed | JobStatus::Cancelled, false) => {

@@ -122,12 +122,7 @@ mod tests {
         }
     }
 
-    fn request(
-        policy: &AccessPolicy,
-        host: &str,
-        origin: Option<&str>,
-        token: Option<&str>,
-    ) -> HeaderMap {
+    fn request(host: &str, origin: Option<&str>, token: Option<&str>) -> HeaderMap {
         let mut headers = HeaderMap::new();
         headers.insert("host", HeaderValue::from_str(host).unwrap());
         if let Some(origin) = origin {
@@ -141,7 +136,6 @@ mod tests {
             "sec-websocket-protocol",
             HeaderValue::from_str(&protocols).unwrap(),
         );
-        let _ = policy;
         headers
     }
 
@@ -151,12 +145,12 @@ mod tests {
         let token = p.token.encoded();
         for origin in WEBVIEW_ORIGINS {
             assert_eq!(
-                p.check(&request(&p, "127.0.0.1:4242", Some(origin), Some(&token))),
+                p.check(&request("127.0.0.1:4242", Some(origin), Some(&token))),
                 Ok(())
             );
         }
         assert_eq!(
-            p.check(&request(&p, "localhost:4242", None, Some(&token))),
+            p.check(&request("localhost:4242", None, Some(&token))),
             Ok(())
         );
     }
@@ -173,7 +167,7 @@ mod tests {
             "null",
         ] {
             assert_eq!(
-                p.check(&request(&p, "127.0.0.1:4242", Some(origin), Some(&token))),
+                p.check(&request("127.0.0.1:4242", Some(origin), Some(&token))),
                 Err(Refusal::ForeignOrigin(origin.to_owned()))
             );
         }
@@ -191,7 +185,7 @@ mod tests {
             "localhost.evil.com:4242",
         ] {
             assert!(matches!(
-                p.check(&request(&p, host, None, Some(&token))),
+                p.check(&request(host, None, Some(&token))),
                 Err(Refusal::ForeignHost(_))
             ));
         }
@@ -201,12 +195,12 @@ mod tests {
     fn missing_or_wrong_tokens_are_refused() {
         let p = policy();
         assert_eq!(
-            p.check(&request(&p, "127.0.0.1:4242", None, None)),
+            p.check(&request("127.0.0.1:4242", None, None)),
             Err(Refusal::MissingToken)
         );
         let other = Token::generate().encoded();
         assert_eq!(
-            p.check(&request(&p, "127.0.0.1:4242", None, Some(&other))),
+            p.check(&request("127.0.0.1:4242", None, Some(&other))),
             Err(Refusal::WrongToken)
         );
     }

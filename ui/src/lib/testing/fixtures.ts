@@ -1,4 +1,5 @@
 import type { JobProgress, JobStatus, JobView, QueueTotals, ServerMessage } from '../generated/protocol';
+import { emptyTotals } from '../store';
 
 export function progress(jobId: number, overrides: Partial<JobProgress> = {}): JobProgress {
   return { job_id: jobId, status: 'queued', current: 0, total: 0, speed: 0, eta_secs: null, ...overrides };
@@ -23,20 +24,7 @@ export function job(id: number, overrides: Partial<JobView> = {}): JobView {
 }
 
 export function totals(overrides: Partial<QueueTotals> = {}): QueueTotals {
-  return {
-    jobs: 0,
-    done: 0,
-    failed: 0,
-    active: 0,
-    queued: 0,
-    paused: 0,
-    cancelled: 0,
-    bytes_total: 0,
-    bytes_done: 0,
-    speed: 0,
-    eta_secs: null,
-    ...overrides,
-  };
+  return { ...emptyTotals, ...overrides };
 }
 
 export function welcome(seq: number, epoch: string, jobs: JobView[], queueTotals: QueueTotals = totals()): ServerMessage {
