@@ -12,8 +12,8 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "Rust: format"
 cargo fmt --all --check
-step "Rust: clippy (engine and server crates)"
-cargo clippy -p ferry-core -p ferry-ws --all-targets -- -D warnings
+step "Rust: clippy (engine, server and command-line crates)"
+cargo clippy -p ferry-core -p ferry-ws -p ferry-cli --all-targets -- -D warnings
 step "Rust: tests"
 cargo test --workspace --exclude ferry-desktop
 

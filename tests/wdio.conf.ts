@@ -38,6 +38,8 @@ function waitForPort(port: number, timeoutMs: number): Promise<void> {
 export const config: WebdriverIO.Config = {
   runner: 'local',
   specs: ['./e2e/**/*.spec.ts'],
+  // Those run against a tus server, with their own configuration (wdio.tus.conf.ts).
+  exclude: ['./e2e/tus/**'],
   maxInstances: 1,
   hostname: '127.0.0.1',
   port: driverPort,

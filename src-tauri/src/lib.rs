@@ -21,7 +21,10 @@ pub fn run() {
             let log_guard = logging::init(&settings.log_dir);
             tracing::info!(
                 data_dir = %settings.data_dir.display(),
-                destination = %settings.destination_dir.display(),
+                destination = settings
+                    .tus_endpoint
+                    .clone()
+                    .unwrap_or_else(|| settings.destination_dir.display().to_string()),
                 logs = %settings.log_dir.display(),
                 "starting Ferry {}", env!("CARGO_PKG_VERSION")
             );

@@ -186,3 +186,41 @@ pub fn permissions_do_not_stop_reads(dir: &Path) -> bool {
     std::fs::remove_file(&probe).expect("remove probe");
     readable
 }
+
+/// A retry schedule short enough for tests: the same shape as the default, in
+/// milliseconds instead of seconds.
+pub fn quick_retries() -> ferry_core::destination::tus::RetryPolicy {
+    ferry_core::destination::tus::RetryPolicy {
+        first_delays: [0, 50, 100, 200].map(Duration::from_millis).to_vec(),
+        max_delay: Duration::from_millis(500),
+        max_attempts: 8,
+    }
+}
+
+/// A tus destination for `endpoint` with test defaults (quick retries), its resume
+/// ledger in `data`, after `adjust` had its say.
+pub fn tus_destination(
+    endpoint: &str,
+    data: &Path,
+    secrets: Arc<ferry_core::secrets::MemorySecrets>,
+    adjust: impl FnOnce(&mut ferry_core::TusConfig),
+) -> Arc<ferry_core::TusDestination> {
+    let mut config = ferry_core::TusConfig::new(endpoint.parse().expect("endpoint URL"));
+    config.retry = quick_retries();
+    adjust(&mut config);
+    let ledger = ferry_core::resume::SqliteLedger::open(data).expect("resume ledger");
+    Arc::new(
+        ferry_core::TusDestination::new(config, Arc::new(ledger), secrets)
+            .expect("tus destination"),
+    )
+}
+
+/// An engine configuration uploading to a tus server.
+pub fn tus_config(
+    dirs: &Dirs,
+    endpoint: &str,
+    adjust: impl FnOnce(&mut ferry_core::TusConfig),
+) -> EngineConfig {
+    let destination = tus_destination(endpoint, &dirs.data, Arc::default(), adjust);
+    EngineConfig::new(dirs.data.clone(), destination)
+}

@@ -195,6 +195,15 @@ impl TusDestination {
         })
     }
 
+    /// Deadline of a request without a body: a server that takes longer than the stall
+    /// timeout to answer one has stalled as surely as one that stops reading.
+    fn short_timeout(&self) -> Duration {
+        self.config
+            .request_timeout
+            .min(self.config.stall_timeout)
+            .max(Duration::from_millis(100))
+    }
+
     /// The configuration this destination runs with.
     pub fn config(&self) -> &TusConfig {
         &self.config
@@ -333,7 +342,7 @@ impl TusDestination {
             .client
             .request(Method::OPTIONS, url.clone())
             .headers(headers.clone())
-            .timeout(self.config.request_timeout)
+            .timeout(self.short_timeout())
             .send()
             .await
             .map_err(|e| transport_failure(&what, &e))?;
@@ -382,7 +391,7 @@ impl TusDestination {
             .head(url.clone())
             .headers(headers.clone())
             .header("cache-control", "no-store")
-            .timeout(self.config.request_timeout)
+            .timeout(self.short_timeout())
             .send()
             .await
             .map_err(|e| transport_failure(&what, &e))?;
@@ -475,7 +484,7 @@ impl TusDestination {
                     .await
             } else {
                 post.header("content-length", 0)
-                    .timeout(self.config.request_timeout)
+                    .timeout(self.short_timeout())
                     .send()
                     .await
                     .map_err(|e| transport_failure(&what, &e))
@@ -671,7 +680,7 @@ impl TusDestination {
             .client
             .delete(url.clone())
             .headers(headers)
-            .timeout(self.config.request_timeout)
+            .timeout(self.short_timeout())
             .send()
             .await
             .map_err(|e| {

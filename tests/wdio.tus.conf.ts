@@ -1,0 +1,54 @@
+// The specs that upload to a real tus server: the official Node server (@tus/server)
+// started on 127.0.0.1 before the app, which gets its endpoint through
+// FERRY_DESTINATION_URL. Everything else is as in wdio.conf.ts.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { config as base } from './wdio.conf.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+let tusServer: ChildProcess | undefined;
+
+/** Starts the tus server and resolves with its endpoint once it prints its ready line. */
+function startTusServer(dir: string, log: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('node', [path.join(here, 'tus-server', 'server.mjs'), '--dir', dir, '--verbose'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    tusServer = child;
+    child.stderr?.pipe(createWriteStream(log));
+    const timer = setTimeout(() => reject(new Error('the tus server did not start within 20 s; run npm ci')), 20_000);
+    child.once('exit', (code) => reject(new Error(`the tus server exited with ${code}; see ${log}`)));
+    readline.createInterface({ input: child.stdout! }).once('line', (line) => {
+      clearTimeout(timer);
+      resolve((JSON.parse(line) as { endpoint: string }).endpoint);
+    });
+  });
+}
+
+export const config: WebdriverIO.Config = {
+  ...base,
+  specs: ['./e2e/tus/**/*.spec.ts'],
+  exclude: [],
+  onPrepare: async (...args) => {
+    // The base preparation makes the run folder and starts tauri-driver, which hands its
+    // environment to the app: the tus settings must be in place before it.
+    const { mkdtempSync } = await import('node:fs');
+    const os = await import('node:os');
+    const store = mkdtempSync(path.join(os.tmpdir(), 'ferry-e2e-tus-'));
+    process.env.FERRY_E2E_TUS_STORE = store;
+    process.env.FERRY_E2E_TUS_LOG = path.join(store, 'requests.log');
+    process.env.FERRY_DESTINATION_URL = await startTusServer(path.join(store, 'files'), process.env.FERRY_E2E_TUS_LOG);
+    // Slow enough that a pause lands in the middle of an upload.
+    process.env.FERRY_BANDWIDTH_LIMIT = String(2 * 1024 * 1024);
+    const prepare = base.onPrepare;
+    if (typeof prepare === 'function') await prepare(...args);
+  },
+  onComplete: (...args) => {
+    tusServer?.kill('SIGTERM');
+    const complete = base.onComplete;
+    if (typeof complete === 'function') return complete(...args);
+  },
+};
