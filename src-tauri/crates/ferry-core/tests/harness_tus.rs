@@ -77,6 +77,25 @@ async fn node_server_answers_options_with_its_version_and_extensions() {
 }
 
 #[tokio::test]
+async fn node_server_expiration_dates_new_uploads() {
+    let server = TusServer::builder()
+        .expiration(Duration::from_secs(3600))
+        .start()
+        .await;
+    let created = http_request(
+        "POST",
+        &server.endpoint(),
+        &[TUS, ("Upload-Length", "10")],
+        Vec::new(),
+    )
+    .await
+    .expect("POST");
+    assert_eq!(created.status, 201);
+    let expires = created.header("upload-expires").expect("Upload-Expires");
+    assert!(expires.ends_with("GMT"), "{expires}");
+}
+
+#[tokio::test]
 async fn node_server_round_trip_stores_identical_bytes() {
     let server = TusServer::start().await;
     let bytes = pattern(300_000, 1);
