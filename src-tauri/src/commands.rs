@@ -34,8 +34,8 @@ pub(crate) fn snapshot(state: State<'_, AppState>) -> Snapshot {
     state.engine.snapshot()
 }
 
-/// The folder the local destination writes to, shown in the UI.
+/// Where uploads go (the local folder, or the tus server's URL), shown in the UI.
 #[tauri::command]
 pub(crate) fn destination_dir(state: State<'_, AppState>) -> String {
-    state.destination_dir.display().to_string()
+    state.destination_label.clone()
 }

@@ -14,6 +14,13 @@ pub(crate) struct Settings {
     /// The connection file for native clients. `FERRY_CONNECTION_FILE` overrides the
     /// runtime folder's `ferry/connection.json`.
     pub(crate) connection_file: PathBuf,
+    /// A tus endpoint to upload to instead of the local folder (`FERRY_DESTINATION_URL`),
+    /// with an optional Bearer token (`FERRY_DESTINATION_TOKEN`).
+    pub(crate) tus_endpoint: Option<String>,
+    /// See `tus_endpoint`. Read once at start and kept only in memory.
+    pub(crate) tus_token: Option<String>,
+    /// Upload rate cap for all jobs together in bytes/s (`FERRY_BANDWIDTH_LIMIT`).
+    pub(crate) bandwidth_limit: Option<u64>,
 }
 
 impl Settings {
@@ -26,6 +33,9 @@ impl Settings {
             log_dir: from_env("FERRY_LOG_DIR").map_or_else(|| paths.app_log_dir(), Ok)?,
             connection_file: from_env("FERRY_CONNECTION_FILE")
                 .unwrap_or_else(ferry_ws::connection_file::default_path),
+            tus_endpoint: text_from_env("FERRY_DESTINATION_URL"),
+            tus_token: text_from_env("FERRY_DESTINATION_TOKEN"),
+            bandwidth_limit: text_from_env("FERRY_BANDWIDTH_LIMIT").and_then(|v| v.parse().ok()),
         })
     }
 }
@@ -34,4 +44,8 @@ fn from_env(name: &str) -> Option<PathBuf> {
     std::env::var_os(name)
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
+}
+
+fn text_from_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }

@@ -1,7 +1,11 @@
 //! What the running app holds: the engine and the progress server.
 
 use crate::settings::Settings;
-use ferry_core::{Engine, EngineConfig, LocalFolderDestination};
+use ferry_core::resume::SqliteLedger;
+use ferry_core::secrets::{Auth, MemorySecrets, Secret};
+use ferry_core::{
+    Destination, Engine, EngineConfig, LocalFolderDestination, TusConfig, TusDestination,
+};
 use ferry_ws::{Server, ServerConfig};
 use std::sync::Arc;
 use tokio::sync::Mutex;
@@ -15,8 +19,8 @@ pub(crate) struct AppState {
     server: Mutex<Option<Server>>,
     /// Copied out of the server so commands never wait on the lock above.
     pub(crate) connection: ferry_ws::ConnectionInfo,
-    /// The local folder destination's root.
-    pub(crate) destination_dir: std::path::PathBuf,
+    /// Where uploads go (a folder or a URL), shown in the UI.
+    pub(crate) destination_label: String,
     /// Keeps the log file writer alive.
     _log_guard: Option<WorkerGuard>,
 }
@@ -28,6 +32,32 @@ pub(crate) enum StartError {
     Engine(#[from] ferry_core::CoreError),
     #[error("the progress server could not start: {0}")]
     Server(#[from] ferry_ws::WsError),
+    #[error("the destination URL `{0}` is not a URL; fix FERRY_DESTINATION_URL")]
+    DestinationUrl(String),
+}
+
+/// The destination the settings name, and how to show it.
+fn destination(settings: &Settings) -> Result<(Arc<dyn Destination>, String), StartError> {
+    let Some(endpoint) = &settings.tus_endpoint else {
+        let folder = LocalFolderDestination::new(settings.destination_dir.clone());
+        return Ok((
+            Arc::new(folder),
+            settings.destination_dir.display().to_string(),
+        ));
+    };
+    let url =
+        url::Url::parse(endpoint).map_err(|_| StartError::DestinationUrl(endpoint.clone()))?;
+    let mut config = TusConfig::new(url);
+    let secrets = MemorySecrets::new();
+    if let Some(token) = &settings.tus_token {
+        secrets.insert("default", Secret::new(token.clone()));
+        config.auth = Auth::Bearer {
+            token: "default".into(),
+        };
+    }
+    let ledger = SqliteLedger::open(&settings.data_dir)?;
+    let tus = TusDestination::new(config, Arc::new(ledger), Arc::new(secrets))?;
+    Ok((Arc::new(tus), endpoint.clone()))
 }
 
 impl AppState {
@@ -35,11 +65,10 @@ impl AppState {
         settings: &Settings,
         log_guard: Option<WorkerGuard>,
     ) -> Result<Self, StartError> {
-        let destination = Arc::new(LocalFolderDestination::new(
-            settings.destination_dir.clone(),
-        ));
-        let engine =
-            Engine::start(EngineConfig::new(settings.data_dir.clone(), destination)).await?;
+        let (destination, destination_label) = destination(settings)?;
+        let mut engine_config = EngineConfig::new(settings.data_dir.clone(), destination);
+        engine_config.bandwidth_limit = settings.bandwidth_limit;
+        let engine = Engine::start(engine_config).await?;
         let mut config = ServerConfig {
             connection_file: Some(settings.connection_file.clone()),
             ..ServerConfig::default()
@@ -55,7 +84,7 @@ impl AppState {
             engine,
             connection: server.connection_info().clone(),
             server: Mutex::new(Some(server)),
-            destination_dir: settings.destination_dir.clone(),
+            destination_label,
             _log_guard: log_guard,
         })
     }

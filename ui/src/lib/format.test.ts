@@ -7,6 +7,7 @@ import {
   overallPercent,
   overallText,
   stagePercent,
+  sentPercent,
   stageText,
 } from './format';
 import { job, progress, totals } from './testing/fixtures';
@@ -91,6 +92,21 @@ describe('stageText', () => {
   it('says why a job failed', () => {
     expect(stageText({ status: 'failed', error: 'The server is unreachable' })).toBe('Failed — The server is unreachable');
     expect(stageText({ status: 'failed', error: null })).toBe('Failed');
+  });
+
+  it('shows what a running job is going through, and nothing once it rests', () => {
+    const note = 'Connection lost; retrying in 3 s (attempt 2)';
+    expect(stageText({ status: 'uploading', error: null, note })).toBe(`Uploading — ${note}`);
+    expect(stageText({ status: 'paused', error: null, note })).toBe('Paused');
+  });
+});
+
+describe('sentPercent', () => {
+  it('is the share sent but not acknowledged, only while uploading', () => {
+    const sending = progress(1, { current: 100, total: 1000, sent: 450 });
+    expect(sentPercent(job(1, { status: 'uploading', progress: sending }))).toBe(45);
+    expect(sentPercent(job(1, { status: 'verifying', progress: sending }))).toBe(0);
+    expect(sentPercent(job(1, { status: 'uploading', progress: progress(1, { current: 5, total: 10 }) }))).toBe(0);
   });
 });
 

@@ -56,11 +56,19 @@ const STAGE_NAMES: Record<JobStatus, string> = {
   cancelled: 'Cancelled',
 };
 
-/** The words shown for where a job stands; a failure says why. */
-export function stageText(job: Pick<JobView, 'status' | 'error'>): string {
+/** The words shown for where a job stands; a failure says why, and a running job says what it is going through (a retry, a restart). */
+export function stageText(job: Pick<JobView, 'status' | 'error' | 'note'>): string {
   const name = STAGE_NAMES[job.status];
   if (job.status === 'failed' && job.error) return `${name} — ${job.error}`;
+  if (isActive(job.status) && job.note) return `${name} — ${job.note}`;
   return name;
+}
+
+/** Integer percent (0-100) of the stage's bytes sent but not yet acknowledged by the server. */
+export function sentPercent(job: Pick<JobView, 'status' | 'progress'>): number {
+  const { sent, total } = job.progress;
+  if (job.status !== 'uploading' || sent === undefined || !(total > 0)) return 0;
+  return Math.min(100, Math.max(0, Math.floor((sent / total) * 100)));
 }
 
 /** True while a worker is running the job. */

@@ -23,6 +23,7 @@ use crate::model::{
 use crate::pipeline::{self, JobCtx};
 use crate::progress::eta_secs;
 use crate::store::{JobRecord, Store};
+use crate::throttle::Throttle;
 use crate::walk;
 
 /// Room for events not yet read by a subscriber. A subscriber that falls further behind
@@ -42,7 +43,8 @@ pub struct EngineConfig {
     /// Minimum spacing of progress events per job; stage changes and the final figure
     /// of each stage always go out.
     pub progress_interval: Duration,
-    /// Upload rate cap in bytes/s for the uploading stage of each job; `None` for none.
+    /// Upload rate cap in bytes/s for all jobs together (a destination may add its
+    /// own); `None` for none.
     pub bandwidth_limit: Option<u64>,
 }
 
@@ -155,7 +157,9 @@ impl Entry {
             total: size,
             speed: 0.0,
             eta_secs: None,
+            sent: None,
         };
+        self.view.note = None;
         self.uploaded = 0;
         self.upload_speed = 0.0;
     }
@@ -221,7 +225,7 @@ impl State {
 pub(crate) struct Shared {
     pub(crate) destination: Arc<dyn Destination>,
     pub(crate) progress_interval: Duration,
-    pub(crate) bandwidth_limit: Option<u64>,
+    pub(crate) throttle: Option<Arc<Throttle>>,
     state: Mutex<State>,
     events: broadcast::Sender<EngineEvent>,
     store: Store,
@@ -272,6 +276,11 @@ impl Shared {
             f(&mut entry.view);
             self.store.save(vec![entry.record()]);
         }
+    }
+
+    /// Job `id` as it is now.
+    pub(crate) fn job_view(&self, id: JobId) -> Option<JobView> {
+        self.lock().jobs.get(&id).map(|entry| entry.view.clone())
     }
 
     /// The copy job `id` left at the destination, if any.
@@ -369,6 +378,15 @@ impl Shared {
             (Err(_), Some(StopReason::Requeue)) => (JobStatus::Queued, None),
             (Err(err), None) => (JobStatus::Failed, Some(err.to_string())),
         };
+        if status == JobStatus::Cancelled && self.destination.resumable() {
+            // The partial upload was kept while the job ran; cancelling ends it.
+            let request = self.lock().jobs.get(&job.id).map(Entry::request);
+            if let Some(request) = request {
+                if let Err(e) = self.destination.discard(&request).await {
+                    tracing::warn!(parent: &span, error = %e, "could not end the cancelled upload");
+                }
+            }
+        }
         if status == JobStatus::Cancelled {
             if let Some(remote) = self.remote_of(job.id) {
                 match self.destination.remove(&remote).await {
@@ -442,6 +460,12 @@ impl Engine {
         store.save(requeued);
         store.flush().await?;
 
+        // A resumable destination continues partial uploads instead.
+        let leftovers = if config.destination.resumable() {
+            Vec::new()
+        } else {
+            leftovers
+        };
         for request in &leftovers {
             if let Err(e) = config.destination.discard(request).await {
                 tracing::warn!(id = %request.job_id, error = %e, "could not remove a partial upload from the previous run");
@@ -454,7 +478,10 @@ impl Engine {
         let shared = Arc::new(Shared {
             destination: config.destination,
             progress_interval: config.progress_interval,
-            bandwidth_limit: config.bandwidth_limit,
+            throttle: config
+                .bandwidth_limit
+                .filter(|rate| *rate > 0)
+                .map(|rate| Arc::new(Throttle::new(rate))),
             state: Mutex::new(state),
             events,
             store,
@@ -520,11 +547,13 @@ impl Engine {
                             total: file.size,
                             speed: 0.0,
                             eta_secs: None,
+                            sent: None,
                         },
                         mime: None,
                         hash: None,
                         remote: None,
                         error: None,
+                        note: None,
                         created_at_ms,
                     },
                     path: file.path,
@@ -818,11 +847,13 @@ fn recover(records: Vec<JobRecord>) -> Recovered {
                     total: record.size,
                     speed: 0.0,
                     eta_secs: None,
+                    sent: None,
                 },
                 mime: record.mime,
                 hash: record.hash,
                 remote: record.remote,
                 error: record.error,
+                note: None,
                 created_at_ms: record.created_at_ms,
             },
             path: record.path,

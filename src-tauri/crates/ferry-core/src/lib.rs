@@ -13,7 +13,10 @@
 //! - `progress`: smoothed speed, time left, publishing rate;
 //! - `store`: the `SQLite` job database;
 //! - `walk`: turning dropped paths into files;
-//! - [`destination`]: where files go, and the local folder destination;
+//! - [`destination`]: where files go: a local folder, or a tus server;
+//! - [`resume`]: where resumable uploads stand, kept across restarts;
+//! - [`secrets`]: credentials that never print themselves;
+//! - [`throttle`]: bandwidth caps shared by uploads;
 //! - `error`: what can go wrong, in words for the user.
 
 pub mod batch;
@@ -23,10 +26,14 @@ mod error;
 pub mod model;
 mod pipeline;
 mod progress;
+pub mod resume;
+pub mod secrets;
 mod store;
+pub mod throttle;
 mod walk;
 
 pub use batch::{BatchSummary, BatchWatcher};
+pub use destination::tus::{TusConfig, TusDestination};
 pub use destination::{
     Destination, DestinationPolicy, ExpectedContent, LocalFolderDestination, ProgressSink,
     UploadBody, UploadRequest,

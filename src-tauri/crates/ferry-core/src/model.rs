@@ -125,6 +125,12 @@ pub struct JobProgress {
     pub speed: f64,
     /// Seconds left in this stage at the smoothed speed; `None` before the speed is known.
     pub eta_secs: Option<f64>,
+    /// While uploading to a remote: bytes handed to the network so far, which runs ahead
+    /// of `current` (the bytes the server has acknowledged). Absent in other stages and
+    /// for destinations that acknowledge every byte as it is written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "number")]
+    pub sent: Option<u64>,
 }
 
 /// Everything the UI shows about one job.
@@ -151,6 +157,12 @@ pub struct JobView {
     pub remote: Option<String>,
     /// Why the job failed, in words meant for the user.
     pub error: Option<String>,
+    /// What the job is going through beyond its stage, in words meant for the user: a
+    /// retry after a network error, an upload started over because the server lost it,
+    /// a smaller chunk size. Cleared when the job settles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub note: Option<String>,
     /// When the job was created, in milliseconds since the Unix epoch.
     #[ts(type = "number")]
     pub created_at_ms: u64,

@@ -100,10 +100,52 @@ impl JobCtx {
 
 impl ProgressSink for JobCtx {
     fn report(&self, done: u64) {
+        self.with_meter(|stage, now| stage.advance(done, now));
+    }
+
+    fn report_sent(&self, sent: u64) {
+        self.with_meter(|stage, now| stage.advance_sent(sent, now));
+    }
+
+    fn restart(&self, from: u64, reason: Option<String>) {
         let mut meter = self.meter.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(stage) = meter.as_mut() {
             let now = Instant::now();
-            let emit = stage.advance(done, now);
+            stage.restart_at(from, now);
+            stage.mark_emitted(now);
+            let progress = stage.progress();
+            self.shared.change(self.id, |entry| {
+                if entry.view.status == progress.status {
+                    if progress.status == JobStatus::Uploading {
+                        entry.uploaded = progress.current;
+                    }
+                    entry.view.progress = progress;
+                }
+                if reason.is_some() {
+                    entry.view.note = reason;
+                }
+            });
+        }
+    }
+
+    fn note(&self, note: Option<String>) {
+        let changed = self
+            .shared
+            .job_view(self.id)
+            .is_some_and(|view| view.note != note);
+        if changed {
+            self.shared.change(self.id, |entry| entry.view.note = note);
+        }
+    }
+}
+
+impl JobCtx {
+    /// Applies a new figure to the current stage and publishes it when due.
+    fn with_meter(&self, apply: impl FnOnce(&mut StageMeter, Instant) -> bool) {
+        let mut meter = self.meter.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(stage) = meter.as_mut() {
+            let now = Instant::now();
+            let emit = apply(stage, now);
             if emit {
                 stage.mark_emitted(now);
             }
@@ -154,18 +196,24 @@ pub(crate) async fn run(ctx: &JobCtx) -> Result<(), CoreError> {
         mime,
         blake3: hash.clone(),
     };
-    if let Some(previous) = ctx.shared.remote_of(ctx.id) {
-        destination.remove(&previous).await?;
-        ctx.note(|view| view.remote = None);
+    // A resumable destination continues its own partial upload instead.
+    let resumable = destination.resumable();
+    if !resumable {
+        if let Some(previous) = ctx.shared.remote_of(ctx.id) {
+            destination.remove(&previous).await?;
+            ctx.note(|view| view.remote = None);
+        }
+        destination.discard(&request).await?;
     }
-    destination.discard(&request).await?;
     ctx.enter(JobStatus::Uploading, size, |_| {});
     let uploaded = upload(ctx, &request).await;
     let remote = match uploaded {
         Ok(remote) => remote,
         Err(err) => {
-            if let Err(cleanup) = destination.discard(&request).await {
-                tracing::warn!(error = %cleanup, "could not remove a partial upload");
+            if !resumable {
+                if let Err(cleanup) = destination.discard(&request).await {
+                    tracing::warn!(error = %cleanup, "could not remove a partial upload");
+                }
             }
             return Err(err);
         }
@@ -203,8 +251,13 @@ pub(crate) async fn run(ctx: &JobCtx) -> Result<(), CoreError> {
 async fn upload(ctx: &JobCtx, request: &UploadRequest) -> Result<String, CoreError> {
     let mut body = UploadBody::open(&ctx.path, request.size, ctx.cancel.clone())
         .await?
-        .with_bandwidth_limit(ctx.shared.bandwidth_limit)
         .with_expected_hash(request.blake3.clone());
+    if let Some(throttle) = &ctx.shared.throttle {
+        body = body.with_throttle(Arc::clone(throttle));
+    }
+    if let Some(throttle) = ctx.shared.destination.throttle() {
+        body = body.with_throttle(throttle);
+    }
     let remote = ctx
         .shared
         .destination

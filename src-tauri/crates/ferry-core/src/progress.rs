@@ -107,6 +107,10 @@ pub(crate) struct StageMeter {
     interval: Duration,
     last_emit: Instant,
     last_emitted: Option<u64>,
+    /// Bytes handed to the network, ahead of `current` (acknowledged); `None` until a
+    /// destination reports it.
+    sent: Option<u64>,
+    last_emitted_sent: Option<u64>,
 }
 
 impl StageMeter {
@@ -128,7 +132,29 @@ impl StageMeter {
             interval,
             last_emit: now,
             last_emitted: None,
+            sent: None,
+            last_emitted_sent: None,
         }
+    }
+
+    /// Starts over from `bytes` (a resumed upload starts at the server's offset; an
+    /// upload the server lost starts again at zero). The only way figures go back.
+    pub(crate) fn restart_at(&mut self, bytes: u64, now: Instant) {
+        self.current = bytes.min(self.total);
+        self.speed = SpeedMeter::new(TAU, MIN_WINDOW, now);
+        self.speed.last_bytes = self.current;
+        self.sent = self.sent.map(|_| self.current);
+        self.last_emitted = None;
+    }
+
+    /// Records bytes handed to the network (acknowledged or not). Never below the
+    /// acknowledged figure, never past the total. Returns true when it should be
+    /// published now.
+    pub(crate) fn advance_sent(&mut self, bytes: u64, now: Instant) -> bool {
+        let bytes = bytes.clamp(self.current, self.total);
+        self.sent = Some(bytes);
+        self.last_emitted_sent != Some(bytes)
+            && now.saturating_duration_since(self.last_emit) >= self.interval
     }
 
     /// Records `bytes` processed so far. Figures never go backwards and never pass the
@@ -136,6 +162,9 @@ impl StageMeter {
     pub(crate) fn advance(&mut self, bytes: u64, now: Instant) -> bool {
         let bytes = bytes.min(self.total).max(self.current);
         self.current = bytes;
+        if let Some(sent) = self.sent.as_mut() {
+            *sent = (*sent).max(bytes);
+        }
         self.speed.update(bytes, now);
         self.last_emitted != Some(bytes)
             && now.saturating_duration_since(self.last_emit) >= self.interval
@@ -152,6 +181,7 @@ impl StageMeter {
     pub(crate) fn mark_emitted(&mut self, now: Instant) {
         self.last_emit = now;
         self.last_emitted = Some(self.current);
+        self.last_emitted_sent = self.sent;
     }
 
     /// The figures as the model carries them.
@@ -164,6 +194,7 @@ impl StageMeter {
             total: self.total,
             speed,
             eta_secs: eta_secs(self.total - self.current, speed),
+            sent: self.sent,
         }
     }
 }
@@ -286,6 +317,28 @@ mod tests {
         let progress = stage.progress();
         assert_eq!(progress.eta_secs, Some(0.0));
         assert!(progress.speed > 0.0);
+    }
+
+    #[test]
+    fn sent_runs_ahead_of_acknowledged_and_a_restart_is_the_only_way_back() {
+        let t0 = Instant::now();
+        let interval = Duration::from_millis(50);
+        let mut stage = StageMeter::new(JobId(1), JobStatus::Uploading, 1000, interval, t0);
+        assert!(stage.advance_sent(400, at(t0, 60)));
+        stage.mark_emitted(at(t0, 60));
+        assert_eq!(stage.progress().sent, Some(400));
+        assert_eq!(stage.progress().current, 0);
+        // Acknowledged passes sent: sent follows.
+        stage.advance(500, at(t0, 120));
+        assert_eq!(stage.progress().sent, Some(500));
+        // A failed request sends less than was acknowledged: clamped.
+        stage.advance_sent(100, at(t0, 200));
+        assert_eq!(stage.progress().sent, Some(500));
+        // Only an explicit restart goes back.
+        stage.restart_at(0, at(t0, 300));
+        let progress = stage.progress();
+        assert_eq!((progress.current, progress.sent), (0, Some(0)));
+        assert!(stage.advance(10, at(t0, 400)));
     }
 
     #[test]

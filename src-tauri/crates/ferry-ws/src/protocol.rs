@@ -138,6 +138,8 @@ pub enum Command {
 /// What a successful command did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+// One reply per command: the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum CommandResult {
     /// The jobs an `enqueue` created and the paths it skipped.
     Enqueued {

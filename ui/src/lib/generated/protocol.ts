@@ -44,7 +44,13 @@ speed: number,
 /**
  * Seconds left in this stage at the smoothed speed; `None` before the speed is known.
  */
-eta_secs: number | null, };
+eta_secs: number | null, 
+/**
+ * While uploading to a remote: bytes handed to the network so far, which runs ahead
+ * of `current` (the bytes the server has acknowledged). Absent in other stages and
+ * for destinations that acknowledge every byte as it is written.
+ */
+sent?: number, };
 
 /**
  * Everything the UI shows about one job.
@@ -90,6 +96,12 @@ remote: string | null,
  * Why the job failed, in words meant for the user.
  */
 error: string | null, 
+/**
+ * What the job is going through beyond its stage, in words meant for the user: a
+ * retry after a network error, an upload started over because the server lost it,
+ * a smaller chunk size. Cleared when the job settles.
+ */
+note?: string, 
 /**
  * When the job was created, in milliseconds since the Unix epoch.
  */

@@ -4,15 +4,17 @@
 //! copy, and the removal of partial or unwanted copies.
 
 mod local;
+pub mod tus;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{human_bytes, CoreError};
 use crate::model::JobId;
+use crate::throttle::Throttle;
 
 pub use local::LocalFolderDestination;
 
@@ -24,8 +26,22 @@ pub const CHUNK_SIZE: usize = 256 * 1024;
 /// turns these figures into progress events; destinations call it after each chunk
 /// they have written or verified.
 pub trait ProgressSink: Send + Sync {
-    /// Reports `done` bytes processed since the stage started.
+    /// Reports `done` bytes processed (for an upload: acknowledged by the destination).
+    /// Figures below an earlier one are ignored: progress never goes backwards by itself.
     fn report(&self, done: u64);
+
+    /// Reports bytes handed to the network so far, acknowledged or not. Remote
+    /// destinations call it as a request body streams out; the figure runs ahead of
+    /// [`ProgressSink::report`]'s.
+    fn report_sent(&self, _sent: u64) {}
+
+    /// Starts the figures over at `from` bytes and tells the user why: an upload resumed
+    /// at the server's offset, or started again because the server lost it.
+    fn restart(&self, _from: u64, _reason: Option<String>) {}
+
+    /// Shows (or, with `None`, clears) a short note on the job: a retry and its reason,
+    /// a smaller chunk size.
+    fn note(&self, _note: Option<String>) {}
 }
 
 impl<F: Fn(u64) + Send + Sync> ProgressSink for F {
@@ -134,6 +150,18 @@ pub trait Destination: Send + Sync + 'static {
     /// What this destination accepts.
     fn policy(&self) -> DestinationPolicy;
 
+    /// True when an interrupted upload can continue where it stopped (tus). The engine
+    /// then keeps partial uploads across pauses, failures and restarts, and calls
+    /// [`Destination::discard`] only when the job is cancelled.
+    fn resumable(&self) -> bool {
+        false
+    }
+
+    /// This destination's own bandwidth cap, shared by its uploads, if it has one.
+    fn throttle(&self) -> Option<Arc<Throttle>> {
+        None
+    }
+
     /// Sends the whole body and returns where the file landed (a path or URL).
     /// `progress` gets the bytes the destination has durably received so far.
     async fn upload(
@@ -166,20 +194,29 @@ pub trait Destination: Send + Sync + 'static {
 
 /// The bytes of one source file, handed to a destination chunk by chunk.
 ///
-/// It enforces what every destination needs without repeating it: the bandwidth cap,
+/// It enforces what every destination needs without repeating it: bandwidth caps,
 /// prompt cancellation, and detection of a source that changes size, changes content
-/// or disappears while it is being read.
+/// or disappears while it is being read. A resumable destination may [`seek`] to the
+/// server's offset; the content check then covers what was read from the start.
+///
+/// [`seek`]: UploadBody::seek
 #[derive(Debug)]
 pub struct UploadBody {
     path: PathBuf,
     file: tokio::fs::File,
     size: u64,
-    consumed: u64,
+    /// The read position: bytes before it were handed out (or skipped by a seek).
+    position: u64,
     buf: Vec<u8>,
-    limit: Option<u64>,
-    started: Option<Instant>,
+    throttles: Vec<Arc<Throttle>>,
     cancel: CancellationToken,
     hasher: blake3::Hasher,
+    /// Bytes fed to `hasher`, always a prefix of the file.
+    hashed: u64,
+    /// True once a seek skipped bytes that were never hashed: the final content check
+    /// is then impossible and skipped (the hashing stage checked the whole file just
+    /// before).
+    hash_gap: bool,
     expected_hash: Option<String>,
 }
 
@@ -198,27 +235,37 @@ impl UploadBody {
             path: path.to_path_buf(),
             file,
             size,
-            consumed: 0,
+            position: 0,
             buf: vec![0; CHUNK_SIZE],
-            limit: None,
-            started: None,
+            throttles: Vec::new(),
             cancel,
             hasher: blake3::Hasher::new(),
+            hashed: 0,
+            hash_gap: false,
             expected_hash: None,
         })
     }
 
-    /// Caps the read rate at `limit` bytes/s (`None` for no cap). Chunks shrink with
-    /// the cap so progress stays smooth at low rates.
+    /// Caps the read rate at `limit` bytes/s for this body alone (`None` for no cap).
     #[must_use]
-    pub fn with_bandwidth_limit(mut self, limit: Option<u64>) -> Self {
-        self.limit = limit.filter(|l| *l > 0);
-        if let Some(limit) = self.limit {
-            let chunk = usize::try_from(limit / 20)
-                .unwrap_or(CHUNK_SIZE)
-                .clamp(4096, CHUNK_SIZE);
+    pub fn with_bandwidth_limit(self, limit: Option<u64>) -> Self {
+        match limit.filter(|l| *l > 0) {
+            Some(limit) => self.with_throttle(Arc::new(Throttle::new(limit))),
+            None => self,
+        }
+    }
+
+    /// Draws on a shared cap (a destination's or the engine's) as well. Chunks shrink
+    /// with the tightest cap so progress stays smooth at low rates.
+    #[must_use]
+    pub fn with_throttle(mut self, throttle: Arc<Throttle>) -> Self {
+        let chunk = usize::try_from(throttle.rate() / 20)
+            .unwrap_or(CHUNK_SIZE)
+            .clamp(4096, CHUNK_SIZE);
+        if chunk < self.buf.len() {
             self.buf.truncate(chunk);
         }
+        self.throttles.push(throttle);
         self
     }
 
@@ -230,33 +277,74 @@ impl UploadBody {
         self
     }
 
+    /// The source file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Bytes the source should hold.
     pub fn size(&self) -> u64 {
         self.size
     }
 
-    /// Bytes handed out so far.
+    /// The read position: bytes handed out so far, counting from the start of the file.
     pub fn consumed(&self) -> u64 {
-        self.consumed
+        self.position
+    }
+
+    /// Moves the read position to `offset` (a resumable upload continues at the
+    /// server's offset, or resends a chunk the server refused).
+    pub async fn seek(&mut self, offset: u64) -> Result<(), CoreError> {
+        use tokio::io::AsyncSeekExt;
+        if offset > self.size {
+            return Err(self.changed(format!(
+                "the destination asked for byte {offset} of a {}-byte file",
+                self.size
+            )));
+        }
+        if offset != self.position {
+            self.file
+                .seek(std::io::SeekFrom::Start(offset))
+                .await
+                .map_err(|e| CoreError::source_io(&self.path, e))?;
+            self.position = offset;
+            if offset > self.hashed {
+                self.hash_gap = true;
+            }
+        }
+        Ok(())
     }
 
     /// The next chunk, or `None` once the whole file was read and found unchanged.
     pub async fn next_chunk(&mut self) -> Result<Option<&[u8]>, CoreError> {
+        self.next_chunk_within(usize::MAX).await
+    }
+
+    /// The next chunk of at most `max` bytes (a request body ends at a chunk boundary),
+    /// or `None` at the end of the file. `max` of 0 returns an empty chunk.
+    pub async fn next_chunk_within(&mut self, max: usize) -> Result<Option<&[u8]>, CoreError> {
         if self.cancel.is_cancelled() {
             return Err(CoreError::Interrupted);
         }
-        self.throttle().await?;
+        let want = self.buf.len().min(max);
+        if want == 0 && self.position < self.size {
+            return Ok(Some(&[]));
+        }
+        for throttle in &self.throttles {
+            throttle.acquire(want as u64, &self.cancel).await?;
+        }
         let read = tokio::select! {
             biased;
             () = self.cancel.cancelled() => return Err(CoreError::Interrupted),
-            read = self.file.read(&mut self.buf) => read,
+            read = self.file.read(&mut self.buf[..want.max(1)]) => read,
         };
         let n = read.map_err(|e| CoreError::source_io(&self.path, e))?;
         if n == 0 {
             self.finish()?;
             return Ok(None);
         }
-        let new_total = self.consumed + n as u64;
+        let start = self.position;
+        let new_total = start + n as u64;
         if new_total > self.size {
             return Err(self.changed(format!(
                 "it grew past the {} it had when the upload started",
@@ -264,26 +352,13 @@ impl UploadBody {
             )));
         }
         self.check_still_there().await?;
-        self.consumed = new_total;
-        self.hasher.update(&self.buf[..n]);
-        Ok(Some(&self.buf[..n]))
-    }
-
-    /// Waits until the bandwidth cap allows the next chunk.
-    async fn throttle(&mut self) -> Result<(), CoreError> {
-        let Some(limit) = self.limit else {
-            return Ok(());
-        };
-        let started = *self.started.get_or_insert_with(Instant::now);
-        let due = started + Duration::from_secs_f64(self.consumed as f64 / limit as f64);
-        if due > Instant::now() {
-            tokio::select! {
-                biased;
-                () = self.cancel.cancelled() => return Err(CoreError::Interrupted),
-                () = tokio::time::sleep_until(due.into()) => {}
-            }
+        self.position = new_total;
+        if !self.hash_gap && new_total > self.hashed && start <= self.hashed {
+            let skip = usize::try_from(self.hashed - start).unwrap_or(n);
+            self.hasher.update(&self.buf[skip..n]);
+            self.hashed = new_total;
         }
-        Ok(())
+        Ok(Some(&self.buf[..n]))
     }
 
     /// Fails when the file at the source path is gone or has another size.
@@ -301,15 +376,18 @@ impl UploadBody {
 
     /// Checks the end of the file against the size and hash expected.
     fn finish(&self) -> Result<(), CoreError> {
-        if self.consumed != self.size {
+        if self.position != self.size {
             return Err(self.changed(format!(
                 "it ended after {} instead of {}",
-                human_bytes(self.consumed),
+                human_bytes(self.position),
                 human_bytes(self.size)
             )));
         }
         if let Some(expected) = &self.expected_hash {
-            if self.hasher.finalize().to_hex().as_str() != expected {
+            if !self.hash_gap
+                && self.hashed == self.size
+                && self.hasher.finalize().to_hex().as_str() != expected
+            {
                 return Err(self.changed("its content differs from when it was hashed".into()));
             }
         }

@@ -1,0 +1,60 @@
+//! `ferry`: the upload engine without a window.
+//!
+//! `ferry upload PATH... --to URL` sends files and folders to a tus server (or a local
+//! folder) with the same engine as the desktop app, shows progress in the terminal (or
+//! one JSON line per update with `--json`), and exits with a code that says whether
+//! everything arrived. Unfinished uploads resume when the same command runs again.
+
+mod size;
+mod upload;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Ferry: resumable, verified uploads.
+#[derive(Debug, Parser)]
+#[command(name = "ferry", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Upload files and folders, then exit (0: everything arrived and was verified).
+    Upload(upload::UploadArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("ferry: cannot start the async runtime: {e}");
+            return ExitCode::from(upload::EXIT_ERROR);
+        }
+    };
+    let code = runtime.block_on(async {
+        match cli.command {
+            Command::Upload(args) => upload::run(args).await,
+        }
+    });
+    ExitCode::from(code)
+}
+
+/// Logs go to stderr, filtered by `RUST_LOG` (warnings and errors by default), so they
+/// never mix with `--json` output on stdout.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}

@@ -1,0 +1,355 @@
+//! `ferry upload`: one engine run over the given paths, waiting until every job settles.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use ferry_core::resume::SqliteLedger;
+use ferry_core::secrets::MemorySecrets;
+use ferry_core::{
+    Destination, Engine, EngineConfig, EngineEvent, JobId, JobStatus, JobView,
+    LocalFolderDestination, QueueTotals, Snapshot, TusConfig, TusDestination,
+};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio::sync::broadcast::error::RecvError;
+use url::Url;
+
+use crate::size::parse_size;
+
+/// Every file arrived and was verified.
+pub(crate) const EXIT_OK: u8 = 0;
+/// At least one file failed (or was cancelled).
+pub(crate) const EXIT_FAILED: u8 = 1;
+/// Ferry could not run: bad arguments, an unusable data folder or destination.
+pub(crate) const EXIT_ERROR: u8 = 2;
+/// Stopped by a signal; running the same command again continues.
+pub(crate) const EXIT_INTERRUPTED: u8 = 130;
+
+/// Arguments of `ferry upload`.
+#[derive(Debug, Args)]
+pub(crate) struct UploadArgs {
+    /// Files and folders to upload (folders are walked recursively).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Where to: a tus endpoint (`http(s)://host/files/`) or a local folder.
+    #[arg(long)]
+    to: String,
+    /// Bytes per request to a tus server (`8MiB` by default; `256KiB`, `6MiB`, ...).
+    #[arg(long, value_parser = parse_size, default_value = "8MiB")]
+    chunk_size: u64,
+    /// A header sent with every request, `'Name: value'` (repeatable), for example
+    /// `'Authorization: Bearer TOKEN'`.
+    #[arg(long = "header", short = 'H')]
+    headers: Vec<String>,
+    /// Upload rate cap for all files together, per second (`500K`, `2MiB`).
+    #[arg(long, value_parser = parse_size)]
+    limit_rate: Option<u64>,
+    /// One JSON object per line on stdout for every update, instead of progress bars.
+    #[arg(long)]
+    json: bool,
+    /// How many files upload at once.
+    #[arg(long, default_value_t = 3)]
+    concurrency: usize,
+    /// Seconds without any byte moving before a request is abandoned and retried.
+    #[arg(long, default_value_t = 30)]
+    stall_timeout: u64,
+    /// A PEM CA certificate to trust, for servers with their own certificate authority.
+    #[arg(long)]
+    ca_cert: Option<PathBuf>,
+    /// Send to this existing upload URL (made by the service) instead of creating one.
+    #[arg(long)]
+    upload_url: Option<Url>,
+    /// Where the queue and resume points are kept (by default a folder per destination
+    /// in the user's data folder, so running the same command again resumes).
+    #[arg(long, env = "FERRY_CLI_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+/// Runs the command; returns the process exit code.
+pub(crate) async fn run(args: UploadArgs) -> u8 {
+    match start(&args).await {
+        Ok((engine, watched)) => watch(engine, watched, args.json).await,
+        Err(message) => {
+            eprintln!("ferry: {message}");
+            EXIT_ERROR
+        }
+    }
+}
+
+/// Builds the destination and the engine, and enqueues what is not already queued.
+async fn start(args: &UploadArgs) -> Result<(Engine, BTreeSet<JobId>), String> {
+    let destination_id = blake3::hash(args.to.as_bytes()).to_hex()[..16].to_owned();
+    let data_dir = args.data_dir.clone().unwrap_or_else(|| {
+        dirs::data_local_dir()
+            .unwrap_or_else(std::env::temp_dir)
+            .join("ferry")
+            .join("cli")
+            .join(destination_id)
+    });
+    let destination = destination(args, &data_dir)?;
+    let mut config = EngineConfig::new(data_dir, destination);
+    config.concurrency = args.concurrency.max(1);
+    config.bandwidth_limit = args.limit_rate;
+    config.progress_interval = Duration::from_millis(100);
+    let engine = Engine::start(config).await.map_err(|e| e.to_string())?;
+
+    // Jobs left unfinished by an earlier run continue; their paths are not queued twice.
+    let snapshot = engine.snapshot();
+    let mut watched = BTreeSet::new();
+    let mut unfinished_paths = BTreeSet::new();
+    for job in &snapshot.jobs {
+        if !job.status.is_terminal() {
+            watched.insert(job.id);
+            unfinished_paths.insert(PathBuf::from(&job.path));
+            if job.status == JobStatus::Paused {
+                engine.resume(job.id).await.map_err(|e| e.to_string())?;
+            }
+        }
+    }
+    let fresh: Vec<PathBuf> = args
+        .paths
+        .iter()
+        .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
+        .filter(|p| !unfinished_paths.contains(p))
+        .collect();
+    if !fresh.is_empty() {
+        let report = engine.enqueue(fresh).await.map_err(|e| e.to_string())?;
+        for skipped in &report.skipped {
+            eprintln!("ferry: skipped {}: {}", skipped.path, skipped.reason);
+        }
+        watched.extend(report.jobs);
+    }
+    if watched.is_empty() {
+        engine.shutdown().await;
+        return Err("nothing to upload: no file was found in the paths given".into());
+    }
+    Ok((engine, watched))
+}
+
+fn destination(
+    args: &UploadArgs,
+    data_dir: &std::path::Path,
+) -> Result<Arc<dyn Destination>, String> {
+    let is_url = args.to.starts_with("http://") || args.to.starts_with("https://");
+    if !is_url {
+        return Ok(Arc::new(LocalFolderDestination::new(PathBuf::from(
+            &args.to,
+        ))));
+    }
+    let endpoint = Url::parse(&args.to).map_err(|e| format!("`{}` is not a URL: {e}", args.to))?;
+    let mut config = TusConfig::new(endpoint);
+    config.chunk_size = args.chunk_size;
+    config.stall_timeout = Duration::from_secs(args.stall_timeout.max(1));
+    config.ca_certificate.clone_from(&args.ca_cert);
+    config.upload_url.clone_from(&args.upload_url);
+    for header in &args.headers {
+        let (name, value) = header
+            .split_once(':')
+            .ok_or_else(|| format!("`{header}` is not a header; write it as 'Name: value'"))?;
+        config
+            .headers
+            .push((name.trim().to_owned(), value.trim().to_owned()));
+    }
+    let ledger = SqliteLedger::open(data_dir).map_err(|e| e.to_string())?;
+    let destination = TusDestination::new(config, Arc::new(ledger), Arc::new(MemorySecrets::new()))
+        .map_err(|e| e.to_string())?;
+    Ok(Arc::new(destination))
+}
+
+/// Follows the engine until every watched job settles, or a signal stops it.
+async fn watch(engine: Engine, watched: BTreeSet<JobId>, json: bool) -> u8 {
+    let (snapshot, mut events) = engine.subscribe_with_snapshot();
+    let mut view = View::new(json, &watched);
+    view.snapshot(&snapshot);
+    let interrupted = loop {
+        if view.all_settled() {
+            break false;
+        }
+        tokio::select! {
+            event = events.recv() => match event {
+                Ok(event) => view.event(&event),
+                Err(RecvError::Lagged(_)) => view.snapshot(&engine.snapshot()),
+                Err(RecvError::Closed) => break false,
+            },
+            () = stop_signal() => break true,
+        }
+    };
+    engine.shutdown().await;
+    view.finish(interrupted)
+}
+
+/// Ctrl-C, or SIGTERM on Unix.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut term) = signal(SignalKind::terminate()) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// What the terminal shows: a bar for the whole run and a line per settled file, or
+/// JSON lines.
+struct View {
+    json: bool,
+    watched: BTreeSet<JobId>,
+    jobs: BTreeMap<JobId, JobView>,
+    bar: ProgressBar,
+    reported: BTreeSet<JobId>,
+}
+
+impl View {
+    fn new(json: bool, watched: &BTreeSet<JobId>) -> Self {
+        let bar = if json {
+            ProgressBar::hidden()
+        } else {
+            let bar =
+                ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr_with_hz(10));
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} [{bar:32}] {bytes}/{total_bytes} · {binary_bytes_per_sec} · {eta} left · {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            bar
+        };
+        Self {
+            json,
+            watched: watched.clone(),
+            jobs: BTreeMap::new(),
+            bar,
+            reported: BTreeSet::new(),
+        }
+    }
+
+    fn snapshot(&mut self, snapshot: &Snapshot) {
+        for job in &snapshot.jobs {
+            self.job(job);
+        }
+        self.totals(&snapshot.totals);
+        if self.json {
+            print_json(&serde_json::json!({ "kind": "snapshot", "snapshot": snapshot }));
+        }
+    }
+
+    fn event(&mut self, event: &EngineEvent) {
+        if self.json {
+            print_json(event);
+        }
+        match event {
+            EngineEvent::Progress { progress, totals } => {
+                if let Some(job) = self.jobs.get_mut(&progress.job_id) {
+                    job.progress = progress.clone();
+                }
+                self.totals(totals);
+            }
+            EngineEvent::Job { job, totals } => {
+                self.job(job);
+                self.totals(totals);
+            }
+        }
+    }
+
+    fn job(&mut self, job: &JobView) {
+        if !self.watched.contains(&job.id) {
+            return;
+        }
+        self.jobs.insert(job.id, job.clone());
+        if job.status.is_terminal() && self.reported.insert(job.id) && !self.json {
+            let line = match job.status {
+                JobStatus::Done => format!(
+                    "✓ {} ({} bytes) → {}",
+                    job.name,
+                    job.size,
+                    job.remote.as_deref().unwrap_or("?")
+                ),
+                JobStatus::Failed => format!(
+                    "✗ {}: {}",
+                    job.name,
+                    job.error.as_deref().unwrap_or("failed")
+                ),
+                _ => format!("– {}: cancelled", job.name),
+            };
+            if self.bar.is_hidden() {
+                eprintln!("{line}");
+            } else {
+                self.bar.println(line);
+            }
+        } else if let Some(note) = &job.note {
+            self.bar.set_message(format!("{}: {note}", job.name));
+        } else if job.status.is_active() {
+            self.bar.set_message(format!("{} {}", job.status, job.name));
+        }
+    }
+
+    fn totals(&self, totals: &QueueTotals) {
+        self.bar.set_length(totals.bytes_total);
+        self.bar
+            .set_position(totals.bytes_done.min(totals.bytes_total));
+    }
+
+    fn all_settled(&self) -> bool {
+        self.watched.iter().all(|id| {
+            self.jobs
+                .get(id)
+                .is_some_and(|job| job.status.is_terminal())
+        })
+    }
+
+    /// Prints the summary and picks the exit code.
+    fn finish(self, interrupted: bool) -> u8 {
+        let count = |status| self.jobs.values().filter(|j| j.status == status).count();
+        let (done, failed, cancelled) = (
+            count(JobStatus::Done),
+            count(JobStatus::Failed),
+            count(JobStatus::Cancelled),
+        );
+        let unfinished = self.watched.len() - done - failed - cancelled;
+        self.bar.finish_and_clear();
+        if self.json {
+            print_json(&serde_json::json!({
+                "kind": "summary",
+                "done": done,
+                "failed": failed,
+                "cancelled": cancelled,
+                "unfinished": unfinished,
+                "interrupted": interrupted,
+            }));
+        } else if interrupted {
+            eprintln!(
+                "Stopped with {unfinished} file(s) unfinished; run the same command again to continue."
+            );
+        } else {
+            eprintln!("{done} uploaded, {failed} failed, {cancelled} cancelled.");
+        }
+        if interrupted {
+            EXIT_INTERRUPTED
+        } else if failed + cancelled + unfinished > 0 {
+            EXIT_FAILED
+        } else {
+            EXIT_OK
+        }
+    }
+}
+
+fn print_json(value: &impl serde::Serialize) {
+    let mut out = std::io::stdout().lock();
+    if serde_json::to_writer(&mut out, value).is_ok() {
+        let _ = writeln!(out);
+        let _ = out.flush();
+    }
+}
