@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Uploads one random file to the Node tus server (tests/tus-server/server.mjs) three ways
+# and compares them in the same run: the ferry CLI, curl (one streamed PATCH: the
+# machine's practical ceiling) and tus-js-client (the reference JavaScript client).
+# Prints a Markdown table of throughput and peak memory, with ferry's ratios to the peers.
+#
+#   scripts/bench-tus.sh                    # 1 GiB
+#   BENCH_SIZE_MIB=64 scripts/bench-tus.sh  # a quick try
+#
+# FERRY_BIN: the ferry binary (default: build `cargo build --release -p ferry-cli` and use
+#            $CARGO_TARGET_DIR/release/ferry; the row is skipped when that build fails).
+# BENCH_DIR: where the file and the server's store go (default: a new temporary folder,
+#            removed on exit). Needs about twice the file size free.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$PWD"
+
+size_mib="${BENCH_SIZE_MIB:-1024}"
+chunk_bytes=$((8 * 1024 * 1024))
+if ! [[ "$size_mib" =~ ^[1-9][0-9]*$ ]]; then
+  echo "BENCH_SIZE_MIB must be a positive whole number of MiB, got '$size_mib'" >&2
+  exit 2
+fi
+size_bytes=$((size_mib * 1024 * 1024))
+for tool in node curl /usr/bin/time cmp; do
+  command -v "$tool" >/dev/null || { echo "bench-tus: $tool is required" >&2; exit 2; }
+done
+[[ -d node_modules/@tus/server ]] || { echo "bench-tus: run 'npm ci' first" >&2; exit 2; }
+
+work="$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/ferry-bench-tus.XXXXXX")"
+server_pid=""
+cleanup() {
+  if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -TERM "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { printf 'bench-tus: %s\n' "$*" >&2; }
+
+# --- the ferry binary: built here unless given -------------------------------------------
+ferry_bin="${FERRY_BIN:-}"
+ferry_skip=""
+if [[ -z "$ferry_bin" ]]; then
+  target_dir="${CARGO_TARGET_DIR:-$root/target}"
+  ferry_bin="$target_dir/release/ferry"
+  log "building the ferry CLI (cargo build --release -p ferry-cli)"
+  if ! cargo build --release -p ferry-cli >"$work/ferry-build.log" 2>&1; then
+    ferry_skip="the ferry CLI did not build (cargo build --release -p ferry-cli): $(grep -m1 -E '^error' "$work/ferry-build.log" || tail -n1 "$work/ferry-build.log")"
+  fi
+fi
+if [[ -z "$ferry_skip" && ! -x "$ferry_bin" ]]; then
+  ferry_skip="no executable at $ferry_bin"
+fi
+
+# --- the file ----------------------------------------------------------------------------
+file="$work/bench-${size_mib}MiB.bin"
+log "writing $size_mib MiB of random bytes to $file"
+head -c "$size_bytes" /dev/urandom >"$file"
+
+# --- the server --------------------------------------------------------------------------
+data="$work/store"
+node tests/tus-server/server.mjs --dir "$data" >"$work/server.out" 2>"$work/server.err" &
+server_pid=$!
+endpoint=""
+# Polling a child process's output with a deadline: there is no event to wait on from bash.
+for _ in $(seq 1 200); do
+  if [[ -s "$work/server.out" ]]; then
+    endpoint="$(sed -n 's/.*"endpoint":"\([^"]*\)".*/\1/p' "$work/server.out")"
+    break
+  fi
+  kill -0 "$server_pid" 2>/dev/null || break
+  sleep 0.1
+done
+if [[ -z "$endpoint" ]]; then
+  log "the tus server did not start:"
+  cat "$work/server.err" >&2
+  exit 1
+fi
+log "tus server at $endpoint"
+
+# --- measuring ---------------------------------------------------------------------------
+# Each row: wall seconds and peak RSS (KiB, from /usr/bin/time -v) of the command; then the
+# server's stored copy is compared with the source byte for byte. The store is emptied
+# before each row, so it never holds more than one copy.
+declare -A wall rss note
+reset_store() { rm -rf "${data:?}"/*; }
+measure() {
+  local name="$1"
+  shift
+  local start end
+  start="$(date +%s%N)"
+  local status=0
+  /usr/bin/time -v -o "$work/time-$name.txt" "$@" >"$work/out-$name.txt" 2>"$work/err-$name.txt" || status=$?
+  if ((status != 0)); then
+    note[$name]="failed (exit $status): $(tail -n 3 "$work/err-$name.txt" | tr '\n' ' ' | tr '|' '/')"
+    log "$name ${note[$name]}"
+    return 0
+  fi
+  end="$(date +%s%N)"
+  local stored
+  stored="$(find "$data" -maxdepth 1 -type f ! -name '*.json' | head -n 1)"
+  if [[ -z "$stored" ]] || ! cmp -s "$file" "$stored"; then
+    note[$name]="failed: the server's copy differs from the source"
+    log "$name ${note[$name]}"
+    return 0
+  fi
+  wall[$name]="$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f", (e - s) / 1e9 }')"
+  rss[$name]="$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$work/time-$name.txt")"
+  log "$name: ${wall[$name]} s, peak RSS ${rss[$name]} KiB"
+}
+
+# curl: creation first (untimed, milliseconds), then the whole file in one streamed PATCH.
+curl_patch() {
+  local location
+  location="$(curl -sS -o /dev/null -D - -X POST -H 'Tus-Resumable: 1.0.0' \
+    -H "Upload-Length: $size_bytes" \
+    -H "Upload-Metadata: filename $(printf '%s' "$(basename "$file")" | base64 -w0)" \
+    "$endpoint" | tr -d '\r' | awk -F': ' 'tolower($1) == "location" { print $2 }')"
+  [[ -n "$location" ]] || { log "curl: the creation POST returned no Location"; return 1; }
+  printf '%s\n' "$location" >"$work/curl-location"
+}
+
+if [[ -n "$ferry_skip" ]]; then
+  note[ferry]="skipped: $ferry_skip"
+  log "ferry ${note[ferry]}"
+else
+  reset_store
+  measure ferry "$ferry_bin" upload "$file" --to "$endpoint" --chunk-size 8MiB
+fi
+
+reset_store
+if curl_patch; then
+  # -T streams the file from disk; -X PATCH turns curl's upload PUT into the tus PATCH.
+  # `Expect:` off: the server would answer 100 at once, but this keeps the measure clean.
+  measure curl curl -sS --fail -X PATCH -H 'Tus-Resumable: 1.0.0' -H 'Upload-Offset: 0' \
+    -H 'Content-Type: application/offset+octet-stream' -H 'Expect:' \
+    -T "$file" "$(cat "$work/curl-location")"
+else
+  note[curl]="failed: creation"
+fi
+
+reset_store
+measure tus-js node tests/tus-server/bench-tus-js.mjs "$file" "$endpoint" "$chunk_bytes"
+
+# --- report ------------------------------------------------------------------------------
+mbps() { awk -v b="$size_bytes" -v s="$1" 'BEGIN { printf "%.1f", b / 1e6 / s }'; }
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+echo
+echo "### tus upload: $size_mib MiB, 8 MiB chunks, Node tus server (@tus/server + @tus/file-store) on 127.0.0.1"
+echo
+echo "| client | wall s | throughput MB/s | peak RSS MiB | note |"
+echo "| --- | ---: | ---: | ---: | --- |"
+for name in ferry curl tus-js; do
+  if [[ -n "${wall[$name]:-}" ]]; then
+    echo "| $name | ${wall[$name]} | $(mbps "${wall[$name]}") | $(mib "${rss[$name]}") | ${note[$name]:-} |"
+  else
+    echo "| $name | - | - | - | ${note[$name]:-not run} |"
+  fi
+done
+echo
+if [[ -n "${wall[ferry]:-}" ]]; then
+  for peer in curl tus-js; do
+    if [[ -n "${wall[$peer]:-}" ]]; then
+      # Throughput ratio = peer time / ferry time (above 1: ferry is faster).
+      echo "- ferry/$peer: throughput $(ratio "${wall[$peer]}" "${wall[ferry]}"), peak RSS $(ratio "${rss[ferry]}" "${rss[$peer]}")"
+    fi
+  done
+else
+  echo "- no ferry row, so no ratios"
+fi
+echo
+echo "curl's time is its single PATCH (the creation POST before it is left out); ferry and"
+echo "tus-js-client include their creation request. MB/s is 10^6 bytes per second."
