@@ -7,7 +7,9 @@ mod support_tus;
 
 use std::time::Duration;
 
-use common::{collect_until, dirs, job_event, pattern, start, tus_config, wait_settled, write_file};
+use common::{
+    collect_until, dirs, job_event, pattern, start, tus_config, wait_settled, write_file,
+};
 use ferry_core::{Engine, EngineEvent, JobId, JobStatus};
 use support_tus::{FaultProxy, TusServer};
 
@@ -15,12 +17,20 @@ const KIB: u64 = 1024;
 const MIB: u64 = 1024 * 1024;
 
 /// Waits until job `id` shows a note containing `text`.
-async fn wait_note(rx: &mut tokio::sync::broadcast::Receiver<EngineEvent>, id: JobId, text: &str) -> String {
+async fn wait_note(
+    rx: &mut tokio::sync::broadcast::Receiver<EngineEvent>,
+    id: JobId,
+    text: &str,
+) -> String {
     let events = collect_until(rx, |e| {
         job_event(e, id).is_some_and(|j| j.note.as_deref().is_some_and(|n| n.contains(text)))
     })
     .await;
-    job_event(events.last().unwrap(), id).unwrap().note.clone().unwrap()
+    job_event(events.last().unwrap(), id)
+        .unwrap()
+        .note
+        .clone()
+        .unwrap()
 }
 
 async fn enqueue_one(engine: &Engine, dirs: &common::Dirs, name: &str, bytes: &[u8]) -> JobId {
@@ -45,7 +55,8 @@ async fn the_server_stopped_mid_upload_and_started_again_the_upload_resumes_by_i
     let bytes = pattern(usize::try_from(4 * MIB).unwrap(), 31);
     let id = enqueue_one(&engine, &dirs, "outage.bin", &bytes).await;
     collect_until(&mut rx, |e| {
-        common::progress_event(e, id).is_some_and(|p| p.status == JobStatus::Uploading && p.current >= MIB)
+        common::progress_event(e, id)
+            .is_some_and(|p| p.status == JobStatus::Uploading && p.current >= MIB)
     })
     .await;
 
@@ -57,9 +68,16 @@ async fn the_server_stopped_mid_upload_and_started_again_the_upload_resumes_by_i
     let job = wait_settled(&mut rx, id).await;
     engine.shutdown().await;
     assert_eq!(job.status, JobStatus::Done, "{:?}", job.error);
-    assert_eq!(job.note, None, "the retry note is gone once the job settles");
+    assert_eq!(
+        job.note, None,
+        "the retry note is gone once the job settles"
+    );
     let uploads = server.uploaded_files();
-    assert_eq!(uploads.len(), 1, "the same upload continued after the outage");
+    assert_eq!(
+        uploads.len(),
+        1,
+        "the same upload continued after the outage"
+    );
     assert!(uploads[0].bytes() == bytes);
 }
 
@@ -85,7 +103,10 @@ async fn cut_and_slowed_connections_through_a_proxy_do_not_corrupt_the_upload() 
     let job = wait_settled(&mut rx, id).await;
     engine.shutdown().await;
     assert_eq!(job.status, JobStatus::Done, "{:?}", job.error);
-    assert!(proxy.connections_accepted() >= 4, "the cuts forced new connections");
+    assert!(
+        proxy.connections_accepted() >= 4,
+        "the cuts forced new connections"
+    );
     let uploads = server.uploaded_files();
     assert_eq!(uploads.len(), 1);
     assert!(uploads[0].bytes() == bytes);

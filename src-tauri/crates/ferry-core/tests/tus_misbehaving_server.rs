@@ -18,7 +18,10 @@ const KIB: u64 = 1024;
 /// Runs one upload of `bytes` against `server` with chunks of `chunk` bytes.
 async fn upload(server: &ScriptedServer, chunk: u64, bytes: &[u8]) -> JobView {
     let dirs = dirs();
-    let engine = start(tus_config(&dirs, &server.endpoint(), |c| c.chunk_size = chunk)).await;
+    let engine = start(tus_config(&dirs, &server.endpoint(), |c| {
+        c.chunk_size = chunk;
+    }))
+    .await;
     let mut rx = engine.subscribe();
     let report = engine
         .enqueue(vec![write_file(&dirs.src, "payload.bin", bytes)])
@@ -65,7 +68,13 @@ async fn a_wrong_upload_offset_in_an_answer_is_checked_with_head_and_the_upload_
     let job = upload(&server, 64 * KIB, &bytes).await;
     assert_arrived(&state, &job, &bytes);
     let methods: Vec<String> = server.requests().iter().map(|r| r.method.clone()).collect();
-    let second_patch = methods.iter().enumerate().filter(|(_, m)| *m == "PATCH").nth(1).unwrap().0;
+    let second_patch = methods
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| *m == "PATCH")
+        .nth(1)
+        .unwrap()
+        .0;
     assert_eq!(methods[second_patch + 1], "HEAD", "{methods:?}");
 }
 
@@ -74,7 +83,8 @@ async fn a_creation_answer_without_location_fails_the_job_clearly() {
     let state = TusLikeState::new();
     let inner = state.clone();
     let server = bent_server(&state, move |req, _| {
-        req.is("POST").then(|| inner.handle(req).without_header("Location"))
+        req.is("POST")
+            .then(|| inner.handle(req).without_header("Location"))
     })
     .await;
     let job = upload(&server, 64 * KIB, &pattern(1000, 42)).await;
@@ -93,7 +103,10 @@ async fn a_413_halves_the_chunk_size_until_the_server_accepts_and_says_so() {
     })
     .await;
     let dirs = dirs();
-    let engine = start(tus_config(&dirs, &server.endpoint(), |c| c.chunk_size = 512 * KIB)).await;
+    let engine = start(tus_config(&dirs, &server.endpoint(), |c| {
+        c.chunk_size = 512 * KIB;
+    }))
+    .await;
     let mut rx = engine.subscribe();
     let bytes = pattern(700_000, 43);
     let id = engine
@@ -101,22 +114,35 @@ async fn a_413_halves_the_chunk_size_until_the_server_accepts_and_says_so() {
         .await
         .unwrap()
         .jobs[0];
-    let events = common::collect_until(&mut rx, |e| common::job_event(e, id).is_some_and(|j| j.status.is_terminal())).await;
+    let events = common::collect_until(&mut rx, |e| {
+        common::job_event(e, id).is_some_and(|j| j.status.is_terminal())
+    })
+    .await;
     engine.shutdown().await;
-    let job = common::job_event(events.last().unwrap(), id).unwrap().clone();
+    let job = common::job_event(events.last().unwrap(), id)
+        .unwrap()
+        .clone();
     assert_arrived(&state, &job, &bytes);
     let notes: Vec<String> = events
         .iter()
         .filter_map(|e| common::job_event(e, id).and_then(|j| j.note.clone()))
         .collect();
-    assert!(notes.iter().any(|n| n.contains("(413)") && n.contains("64.0 KiB")), "{notes:?}");
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("(413)") && n.contains("64.0 KiB")),
+        "{notes:?}"
+    );
     let accepted: Vec<usize> = server
         .requests_with("PATCH")
         .iter()
         .filter(|r| r.status == Some(204))
         .map(|r| r.body_len)
         .collect();
-    assert!(accepted.iter().all(|len| *len <= 100 * 1024), "{accepted:?}");
+    assert!(
+        accepted.iter().all(|len| *len <= 100 * 1024),
+        "{accepted:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -130,21 +156,39 @@ async fn a_460_checksum_mismatch_resends_the_chunk() {
     let job = upload(&server, 64 * KIB, &bytes).await;
     assert_arrived(&state, &job, &bytes);
     let patches = server.requests_with("PATCH");
-    assert!(patches.iter().all(|r| r.header("upload-checksum").is_some_and(|v| v.starts_with("sha256 "))), "every PATCH carries the strongest checksum");
-    assert_eq!(patches[1].header("upload-offset"), patches[2].header("upload-offset"), "the refused chunk was sent again");
+    assert!(
+        patches.iter().all(|r| r
+            .header("upload-checksum")
+            .is_some_and(|v| v.starts_with("sha256 "))),
+        "every PATCH carries the strongest checksum"
+    );
+    assert_eq!(
+        patches[1].header("upload-offset"),
+        patches[2].header("upload-offset"),
+        "the refused chunk was sent again"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chunk_refused_for_its_checksum_again_and_again_fails_the_job() {
     let state = TusLikeState::new();
     let server = bent_server(&state, move |req, _| {
-        req.is("PATCH").then(|| ScriptedResponse::new(460).header("Tus-Resumable", "1.0.0"))
+        req.is("PATCH")
+            .then(|| ScriptedResponse::new(460).header("Tus-Resumable", "1.0.0"))
     })
     .await;
     let job = upload(&server, 64 * KIB, &pattern(100_000, 45)).await;
     assert_eq!(job.status, JobStatus::Failed);
-    assert!(job.error.as_deref().unwrap().contains("checksum mismatch"), "{:?}", job.error);
-    assert_eq!(server.requests_with("PATCH").len(), 4, "the first send and three resends");
+    assert!(
+        job.error.as_deref().unwrap().contains("checksum mismatch"),
+        "{:?}",
+        job.error
+    );
+    assert_eq!(
+        server.requests_with("PATCH").len(),
+        4,
+        "the first send and three resends"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -165,15 +209,26 @@ async fn garbage_answers_are_retried_and_never_stored() {
 async fn a_storm_of_500s_ends_in_a_clear_error_after_a_bounded_number_of_attempts() {
     let state = TusLikeState::new();
     let server = bent_server(&state, move |req, _| {
-        req.is("PATCH").then(|| ScriptedResponse::new(500).body("database on fire\u{7}\n"))
+        req.is("PATCH")
+            .then(|| ScriptedResponse::new(500).body("database on fire\u{7}\n"))
     })
     .await;
     let job = upload(&server, 64 * KIB, &pattern(100_000, 47)).await;
     assert_eq!(job.status, JobStatus::Failed);
     let error = job.error.unwrap();
-    assert!(error.contains("500 Internal Server Error") && error.contains("gave up after 9 attempts"), "{error}");
-    assert!(!error.contains('\u{7}'), "control characters are removed: {error:?}");
-    assert_eq!(server.requests_with("PATCH").len(), 9, "bounded: 1 + 8 retries");
+    assert!(
+        error.contains("500 Internal Server Error") && error.contains("gave up after 9 attempts"),
+        "{error}"
+    );
+    assert!(
+        !error.contains('\u{7}'),
+        "control characters are removed: {error:?}"
+    );
+    assert_eq!(
+        server.requests_with("PATCH").len(),
+        9,
+        "bounded: 1 + 8 retries"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -226,7 +281,10 @@ async fn an_upload_the_server_lost_is_started_again_and_the_job_says_why() {
     })
     .await;
     let dirs = dirs();
-    let engine = start(tus_config(&dirs, &server.endpoint(), |c| c.chunk_size = 64 * KIB)).await;
+    let engine = start(tus_config(&dirs, &server.endpoint(), |c| {
+        c.chunk_size = 64 * KIB;
+    }))
+    .await;
     let mut rx = engine.subscribe();
     let bytes = pattern(300_000, 51);
     let id = engine
@@ -234,14 +292,25 @@ async fn an_upload_the_server_lost_is_started_again_and_the_job_says_why() {
         .await
         .unwrap()
         .jobs[0];
-    let events = common::collect_until(&mut rx, |e| common::job_event(e, id).is_some_and(|j| j.status.is_terminal())).await;
+    let events = common::collect_until(&mut rx, |e| {
+        common::job_event(e, id).is_some_and(|j| j.status.is_terminal())
+    })
+    .await;
     engine.shutdown().await;
-    let job = common::job_event(events.last().unwrap(), id).unwrap().clone();
+    let job = common::job_event(events.last().unwrap(), id)
+        .unwrap()
+        .clone();
     assert_arrived(&state, &job, &bytes);
-    assert_eq!(server.requests_with("POST").len(), 2, "a second upload was created");
+    assert_eq!(
+        server.requests_with("POST").len(),
+        2,
+        "a second upload was created"
+    );
     let restarted = events.iter().any(|e| {
         common::job_event(e, id).is_some_and(|j| {
-            j.note.as_deref().is_some_and(|n| n.contains("410 Gone") && n.contains("starting again"))
+            j.note
+                .as_deref()
+                .is_some_and(|n| n.contains("410 Gone") && n.contains("starting again"))
                 && j.progress.current == 0
         })
     });
@@ -250,10 +319,18 @@ async fn an_upload_the_server_lost_is_started_again_and_the_job_says_why() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_is_not_tus_is_named_as_such() {
-    let server = ScriptedServer::start(|_| ScriptedResponse::new(200).body("<html>hello</html>")).await;
+    let server =
+        ScriptedServer::start(|_| ScriptedResponse::new(200).body("<html>hello</html>")).await;
     let job = upload(&server, 64 * KIB, &pattern(10, 52)).await;
     assert_eq!(job.status, JobStatus::Failed);
-    assert!(job.error.as_deref().unwrap().contains("is not a tus server"), "{:?}", job.error);
+    assert!(
+        job.error
+            .as_deref()
+            .unwrap()
+            .contains("is not a tus server"),
+        "{:?}",
+        job.error
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -264,7 +341,10 @@ async fn a_relative_location_is_resolved_against_the_endpoint() {
         req.is("POST").then(|| {
             let answer = inner.handle(req);
             let location = answer.get_header("location").unwrap().to_owned();
-            let path = location.split_once("/files/").map(|(_, id)| format!("/files/{id}")).unwrap();
+            let path = location
+                .split_once("/files/")
+                .map(|(_, id)| format!("/files/{id}"))
+                .unwrap();
             answer.set_header("Location", path)
         })
     })
@@ -288,7 +368,10 @@ async fn a_premade_upload_url_is_used_without_creation() {
         .await
         .unwrap();
     let location = created.headers()["location"].to_str().unwrap().to_owned();
-    let upload_url = reqwest::Url::parse(&server.endpoint()).unwrap().join(&location).unwrap();
+    let upload_url = reqwest::Url::parse(&server.endpoint())
+        .unwrap()
+        .join(&location)
+        .unwrap();
     let dirs = dirs();
     let engine = start(tus_config(&dirs, &server.endpoint(), |c| {
         c.chunk_size = 64 * KIB;
@@ -304,6 +387,10 @@ async fn a_premade_upload_url_is_used_without_creation() {
     let job = wait_settled(&mut rx, id).await;
     engine.shutdown().await;
     assert_arrived(&state, &job, &bytes);
-    assert_eq!(server.requests_with("POST").len(), 1, "only the service's own creation");
+    assert_eq!(
+        server.requests_with("POST").len(),
+        1,
+        "only the service's own creation"
+    );
     assert_eq!(job.remote.as_deref(), Some(upload_url.as_str()));
 }

@@ -59,7 +59,10 @@ fn kill_child_process() {
         let engine = start(config).await;
         let (snapshot, mut rx) = engine.subscribe_with_snapshot();
         if snapshot.jobs.is_empty() {
-            engine.enqueue(vec![dirs.src.join("big.bin")]).await.unwrap();
+            engine
+                .enqueue(vec![dirs.src.join("big.bin")])
+                .await
+                .unwrap();
         }
         loop {
             if let Ok(EngineEvent::Progress { progress, .. }) = rx.recv().await {
@@ -86,7 +89,12 @@ impl Drop for KillOnDrop {
 async fn run_child_until(root: &Path, endpoint: &str, target: u64) -> (u64, u64) {
     let mut child = KillOnDrop(
         Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "kill_child_process", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "kill_child_process",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD_ENV, root)
             .env(ENDPOINT_ENV, endpoint)
             .stdout(Stdio::piped())
@@ -99,7 +107,10 @@ async fn run_child_until(root: &Path, endpoint: &str, target: u64) -> (u64, u64)
         let mut first = None;
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
-            if let Some(acked) = line.strip_prefix("ACKED ").and_then(|n| n.parse::<u64>().ok()) {
+            if let Some(acked) = line
+                .strip_prefix("ACKED ")
+                .and_then(|n| n.parse::<u64>().ok())
+            {
                 first.get_or_insert(acked);
                 if acked >= target {
                     return Some((first.unwrap_or(acked), acked));
@@ -141,9 +152,18 @@ async fn sigkill_at_five_random_offsets_resumes_from_the_server_offset_each_time
         let (first, acked) = run_child_until(&root, &endpoint, target).await;
         // The restarted process continued past what the server had acknowledged before
         // the kill: it never started over.
-        assert!(first > last_acked, "a restart reported {first} after {last_acked} had been acknowledged");
-        let on_server = server.file_by_name("big.bin").expect("the upload exists").offset;
-        assert!(on_server >= acked, "the server has {on_server}, {acked} were acknowledged");
+        assert!(
+            first > last_acked,
+            "a restart reported {first} after {last_acked} had been acknowledged"
+        );
+        let on_server = server
+            .file_by_name("big.bin")
+            .expect("the upload exists")
+            .offset;
+        assert!(
+            on_server >= acked,
+            "the server has {on_server}, {acked} were acknowledged"
+        );
         last_acked = acked;
     }
 
@@ -168,5 +188,8 @@ async fn sigkill_at_five_random_offsets_resumes_from_the_server_offset_each_time
     // the requests' headers (well under 64 KiB for ~50 requests).
     let sent = proxy.bytes_up();
     let allowance = SIZE as u64 + KILLS as u64 * CHUNK + 64 * 1024;
-    assert!(sent < allowance, "{sent} bytes went up for a {SIZE}-byte file");
+    assert!(
+        sent < allowance,
+        "{sent} bytes went up for a {SIZE}-byte file"
+    );
 }

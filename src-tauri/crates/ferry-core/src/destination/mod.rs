@@ -294,6 +294,10 @@ impl UploadBody {
 
     /// Moves the read position to `offset` (a resumable upload continues at the
     /// server's offset, or resends a chunk the server refused).
+    ///
+    /// The file is opened again: a read abandoned with its request (the connection
+    /// dropped while a chunk was being read) may still move the old handle's position,
+    /// so that handle cannot be trusted to be where it says.
     pub async fn seek(&mut self, offset: u64) -> Result<(), CoreError> {
         use tokio::io::AsyncSeekExt;
         if offset > self.size {
@@ -302,15 +306,16 @@ impl UploadBody {
                 self.size
             )));
         }
-        if offset != self.position {
-            self.file
-                .seek(std::io::SeekFrom::Start(offset))
-                .await
-                .map_err(|e| CoreError::source_io(&self.path, e))?;
-            self.position = offset;
-            if offset > self.hashed {
-                self.hash_gap = true;
-            }
+        let mut file = tokio::fs::File::open(&self.path)
+            .await
+            .map_err(|e| CoreError::source_io(&self.path, e))?;
+        file.seek(std::io::SeekFrom::Start(offset))
+            .await
+            .map_err(|e| CoreError::source_io(&self.path, e))?;
+        self.file = file;
+        self.position = offset;
+        if offset > self.hashed {
+            self.hash_gap = true;
         }
         Ok(())
     }
@@ -405,6 +410,38 @@ impl UploadBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: a read abandoned mid-way (its request failed) left the handle's
+    /// position ahead of the body's count, and the file then "ended" early.
+    #[tokio::test]
+    async fn seeking_after_an_abandoned_read_reads_from_the_offset_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let bytes: Vec<u8> = (0..u32::try_from(3 * CHUNK_SIZE).unwrap())
+            .map(|i| (i % 251) as u8)
+            .collect();
+        std::fs::write(&path, &bytes).unwrap();
+        let cancel = CancellationToken::new();
+        let mut body = UploadBody::open(&path, bytes.len() as u64, cancel)
+            .await
+            .unwrap();
+        body.next_chunk().await.unwrap();
+        // Start a read and drop it before it completes, as a failed request does.
+        {
+            let read = body.next_chunk();
+            let _ = tokio::time::timeout(std::time::Duration::from_nanos(1), read).await;
+        }
+        body.seek(100).await.unwrap();
+        let mut read = Vec::new();
+        while let Some(chunk) = body.next_chunk().await.unwrap() {
+            read.extend_from_slice(chunk);
+        }
+        assert!(
+            read == bytes[100..],
+            "read {} bytes from offset 100",
+            read.len()
+        );
+    }
 
     #[test]
     fn mime_patterns() {
