@@ -129,7 +129,10 @@ if [[ -n "$ferry_skip" ]]; then
   log "ferry ${note[ferry]}"
 else
   reset_store
-  measure ferry "$ferry_bin" upload "$file" --to "$endpoint" --chunk-size 8MiB
+  # The CLI keeps its queue and resume points per destination in the user's data folder by
+  # default; a fresh one inside the temporary folder keeps runs independent and leaves nothing.
+  measure ferry env FERRY_CLI_DATA_DIR="$work/ferry-state" \
+    "$ferry_bin" upload "$file" --to "$endpoint" --chunk-size 8MiB
 fi
 
 reset_store
