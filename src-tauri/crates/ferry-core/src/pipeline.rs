@@ -11,7 +11,7 @@ use std::time::Instant;
 use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::destination::{ExpectedContent, ProgressSink, UploadBody, UploadRequest, CHUNK_SIZE};
+use crate::destination::{ExpectedContent, ProgressSink, UploadBody, UploadRequest};
 use crate::engine::Shared;
 use crate::error::{human_bytes, CoreError};
 use crate::model::{JobId, JobStatus, JobView};
@@ -160,7 +160,7 @@ pub(crate) async fn run(ctx: &JobCtx) -> Result<(), CoreError> {
     let path = ctx.path.as_path();
 
     // Hashing.
-    let size = current_size(path).await?;
+    let (size, modified) = current_size(path).await?;
     ctx.enter(JobStatus::Hashing, size, |view| {
         view.size = size;
         view.error = None;
@@ -206,7 +206,7 @@ pub(crate) async fn run(ctx: &JobCtx) -> Result<(), CoreError> {
         destination.discard(&request).await?;
     }
     ctx.enter(JobStatus::Uploading, size, |_| {});
-    let uploaded = upload(ctx, &request).await;
+    let uploaded = upload(ctx, &request, modified).await;
     let remote = match uploaded {
         Ok(remote) => remote,
         Err(err) => {
@@ -248,10 +248,19 @@ pub(crate) async fn run(ctx: &JobCtx) -> Result<(), CoreError> {
     }
 }
 
-async fn upload(ctx: &JobCtx, request: &UploadRequest) -> Result<String, CoreError> {
+async fn upload(
+    ctx: &JobCtx,
+    request: &UploadRequest,
+    modified: Option<std::time::SystemTime>,
+) -> Result<String, CoreError> {
     let mut body = UploadBody::open(&ctx.path, request.size, ctx.cancel.clone())
         .await?
-        .with_expected_hash(request.blake3.clone());
+        .with_expected_modified(modified);
+    // A resumable upload usually starts mid-file, where a whole-file hash cannot be
+    // checked; the modification time taken with the hash guards it instead.
+    if !ctx.shared.destination.resumable() {
+        body = body.with_expected_hash(request.blake3.clone());
+    }
     if let Some(throttle) = &ctx.shared.throttle {
         body = body.with_throttle(Arc::clone(throttle));
     }
@@ -275,8 +284,9 @@ async fn upload(ctx: &JobCtx, request: &UploadRequest) -> Result<String, CoreErr
     Ok(remote)
 }
 
-/// The source's size now: it may have changed since it was enqueued.
-async fn current_size(path: &Path) -> Result<u64, CoreError> {
+/// The source's size and modification time now: they may have changed since it was
+/// enqueued.
+async fn current_size(path: &Path) -> Result<(u64, Option<std::time::SystemTime>), CoreError> {
     let meta = tokio::fs::metadata(path)
         .await
         .map_err(|e| CoreError::source_io(path, e))?;
@@ -286,8 +296,11 @@ async fn current_size(path: &Path) -> Result<u64, CoreError> {
             detail: "it is no longer a regular file".into(),
         });
     }
-    Ok(meta.len())
+    Ok((meta.len(), meta.modified().ok()))
 }
+
+/// Bytes hashed per read: large enough for BLAKE3 to spread one read over every core.
+const HASH_READ: usize = 1024 * 1024;
 
 /// Streams the file through BLAKE3 in chunks, reporting the bytes hashed.
 async fn hash_file(ctx: &JobCtx, path: &Path, size: u64) -> Result<String, CoreError> {
@@ -295,7 +308,7 @@ async fn hash_file(ctx: &JobCtx, path: &Path, size: u64) -> Result<String, CoreE
         .await
         .map_err(|e| CoreError::source_io(path, e))?;
     let mut hasher = blake3::Hasher::new();
-    let mut buf = vec![0u8; CHUNK_SIZE];
+    let mut buf = vec![0u8; HASH_READ];
     let mut hashed = 0u64;
     loop {
         let n = tokio::select! {
@@ -310,7 +323,9 @@ async fn hash_file(ctx: &JobCtx, path: &Path, size: u64) -> Result<String, CoreE
         if hashed > size {
             return Err(changed(path, size, "grew"));
         }
-        hasher.update(&buf[..n]);
+        // Every core hashes this read: the hashing stage is on the critical path of
+        // every upload.
+        hasher.update_rayon(&buf[..n]);
         ctx.report(hashed);
     }
     if hashed != size {

@@ -22,6 +22,9 @@ pub use local::LocalFolderDestination;
 /// pause or cancel is felt within one chunk and memory stays flat.
 pub const CHUNK_SIZE: usize = 256 * 1024;
 
+/// How many bytes a body hands out between two checks that its source is still there.
+const CHECK_EVERY: u64 = 4 * 1024 * 1024;
+
 /// Receives the number of bytes a stage has processed so far (cumulative). The engine
 /// turns these figures into progress events; destinations call it after each chunk
 /// they have written or verified.
@@ -213,11 +216,15 @@ pub struct UploadBody {
     hasher: blake3::Hasher,
     /// Bytes fed to `hasher`, always a prefix of the file.
     hashed: u64,
+    /// The read position when the source was last found in place with its size.
+    checked_at: Option<u64>,
     /// True once a seek skipped bytes that were never hashed: the final content check
     /// is then impossible and skipped (the hashing stage checked the whole file just
     /// before).
     hash_gap: bool,
     expected_hash: Option<String>,
+    /// The source's modification time when its hash was taken, if known.
+    expected_modified: Option<std::time::SystemTime>,
 }
 
 impl UploadBody {
@@ -241,8 +248,10 @@ impl UploadBody {
             cancel,
             hasher: blake3::Hasher::new(),
             hashed: 0,
+            checked_at: None,
             hash_gap: false,
             expected_hash: None,
+            expected_modified: None,
         })
     }
 
@@ -274,6 +283,14 @@ impl UploadBody {
     #[must_use]
     pub fn with_expected_hash(mut self, blake3: String) -> Self {
         self.expected_hash = Some(blake3);
+        self
+    }
+
+    /// Requires the source to keep the modification time `modified` (when it was
+    /// hashed): a cheap check that catches an edit without reading the file twice.
+    #[must_use]
+    pub fn with_expected_modified(mut self, modified: Option<std::time::SystemTime>) -> Self {
+        self.expected_modified = modified;
         self
     }
 
@@ -356,7 +373,15 @@ impl UploadBody {
                 human_bytes(self.size)
             )));
         }
-        self.check_still_there().await?;
+        // Asking the file system for every chunk would cost a blocking call each; a file
+        // deleted or truncated is still caught within a few MiB, and at the end.
+        let due = self
+            .checked_at
+            .is_none_or(|at| new_total.abs_diff(at) >= CHECK_EVERY || new_total == self.size);
+        if due {
+            self.check_still_there().await?;
+            self.checked_at = Some(new_total);
+        }
         self.position = new_total;
         if !self.hash_gap && new_total > self.hashed && start <= self.hashed {
             let skip = usize::try_from(self.hashed - start).unwrap_or(n);
@@ -374,6 +399,12 @@ impl UploadBody {
                 human_bytes(self.size),
                 human_bytes(meta.len())
             ))),
+            Ok(meta)
+                if self.expected_modified.is_some()
+                    && meta.modified().ok() != self.expected_modified =>
+            {
+                Err(self.changed("it was modified after it was hashed".into()))
+            }
             Ok(_) => Ok(()),
             Err(e) => Err(CoreError::source_io(&self.path, e)),
         }
