@@ -9,7 +9,8 @@ pub mod tus;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tokio::io::AsyncReadExt;
+use bytes::Bytes;
+
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{human_bytes, CoreError};
@@ -21,6 +22,22 @@ pub use local::LocalFolderDestination;
 /// Chunk size for reading sources: large enough for throughput, small enough that a
 /// pause or cancel is felt within one chunk and memory stays flat.
 pub const CHUNK_SIZE: usize = 256 * 1024;
+
+/// Bytes per read of an upload body: few enough blocking calls for full speed, and a
+/// pause or cancel is still felt within one read.
+const READ_SIZE: usize = 1024 * 1024;
+
+/// A positional read that leaves no cursor behind.
+#[cfg(unix)]
+fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, offset)
+}
+
+/// A positional read (Windows moves the cursor, which nothing here relies on).
+#[cfg(windows)]
+fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(file, buf, offset)
+}
 
 /// How many bytes a body hands out between two checks that its source is still there.
 const CHECK_EVERY: u64 = 4 * 1024 * 1024;
@@ -206,11 +223,17 @@ pub trait Destination: Send + Sync + 'static {
 #[derive(Debug)]
 pub struct UploadBody {
     path: PathBuf,
-    file: tokio::fs::File,
+    /// Read with positional reads on a blocking thread: no shared cursor that an
+    /// abandoned read could move, and each read lands in a buffer that is handed out
+    /// as is (no copy).
+    file: Arc<std::fs::File>,
     size: u64,
     /// The read position: bytes before it were handed out (or skipped by a seek).
     position: u64,
-    buf: Vec<u8>,
+    /// Bytes per read (smaller under a tight bandwidth cap).
+    read_size: usize,
+    /// The last chunk read, for [`UploadBody::next_chunk`]'s borrowed answer.
+    last: Bytes,
     throttles: Vec<Arc<Throttle>>,
     cancel: CancellationToken,
     hasher: blake3::Hasher,
@@ -235,15 +258,18 @@ impl UploadBody {
         size: u64,
         cancel: CancellationToken,
     ) -> Result<Self, CoreError> {
-        let file = tokio::fs::File::open(path)
+        let owned = path.to_path_buf();
+        let file = tokio::task::spawn_blocking(move || std::fs::File::open(owned))
             .await
+            .map_err(|e| CoreError::Internal(format!("opening the source stopped: {e}")))?
             .map_err(|e| CoreError::source_io(path, e))?;
         Ok(Self {
             path: path.to_path_buf(),
-            file,
+            file: Arc::new(file),
             size,
             position: 0,
-            buf: vec![0; CHUNK_SIZE],
+            read_size: READ_SIZE,
+            last: Bytes::new(),
             throttles: Vec::new(),
             cancel,
             hasher: blake3::Hasher::new(),
@@ -271,9 +297,7 @@ impl UploadBody {
         let chunk = usize::try_from(throttle.rate() / 20)
             .unwrap_or(CHUNK_SIZE)
             .clamp(4096, CHUNK_SIZE);
-        if chunk < self.buf.len() {
-            self.buf.truncate(chunk);
-        }
+        self.read_size = self.read_size.min(chunk);
         self.throttles.push(throttle);
         self
     }
@@ -311,25 +335,13 @@ impl UploadBody {
 
     /// Moves the read position to `offset` (a resumable upload continues at the
     /// server's offset, or resends a chunk the server refused).
-    ///
-    /// The file is opened again: a read abandoned with its request (the connection
-    /// dropped while a chunk was being read) may still move the old handle's position,
-    /// so that handle cannot be trusted to be where it says.
-    pub async fn seek(&mut self, offset: u64) -> Result<(), CoreError> {
-        use tokio::io::AsyncSeekExt;
+    pub fn seek(&mut self, offset: u64) -> Result<(), CoreError> {
         if offset > self.size {
             return Err(self.changed(format!(
                 "the destination asked for byte {offset} of a {}-byte file",
                 self.size
             )));
         }
-        let mut file = tokio::fs::File::open(&self.path)
-            .await
-            .map_err(|e| CoreError::source_io(&self.path, e))?;
-        file.seek(std::io::SeekFrom::Start(offset))
-            .await
-            .map_err(|e| CoreError::source_io(&self.path, e))?;
-        self.file = file;
         self.position = offset;
         if offset > self.hashed {
             self.hash_gap = true;
@@ -339,40 +351,55 @@ impl UploadBody {
 
     /// The next chunk, or `None` once the whole file was read and found unchanged.
     pub async fn next_chunk(&mut self) -> Result<Option<&[u8]>, CoreError> {
-        self.next_chunk_within(usize::MAX).await
+        match self.next_bytes(usize::MAX).await? {
+            Some(bytes) => {
+                self.last = bytes;
+                Ok(Some(&self.last))
+            }
+            None => Ok(None),
+        }
     }
 
-    /// The next chunk of at most `max` bytes (a request body ends at a chunk boundary),
-    /// or `None` at the end of the file. `max` of 0 returns an empty chunk.
-    pub async fn next_chunk_within(&mut self, max: usize) -> Result<Option<&[u8]>, CoreError> {
+    /// The next chunk of at most `max` bytes, owned (a request body takes it without a
+    /// copy and ends at a chunk boundary), or `None` at the end of the file.
+    pub async fn next_bytes(&mut self, max: usize) -> Result<Option<Bytes>, CoreError> {
         if self.cancel.is_cancelled() {
             return Err(CoreError::Interrupted);
         }
-        let want = self.buf.len().min(max);
-        if want == 0 && self.position < self.size {
-            return Ok(Some(&[]));
+        if max == 0 {
+            return Ok(Some(Bytes::new()));
+        }
+        let left = usize::try_from(self.size - self.position).unwrap_or(usize::MAX);
+        let want = self.read_size.min(max).min(left);
+        if want == 0 {
+            // Past the expected size: one probe byte tells a grown file from the end.
+            let probe = self.read_at(self.position, 1).await?;
+            if !probe.is_empty() {
+                return Err(self.changed(format!(
+                    "it grew past the {} it had when the upload started",
+                    human_bytes(self.size)
+                )));
+            }
+            self.finish()?;
+            return Ok(None);
         }
         for throttle in &self.throttles {
             throttle.acquire(want as u64, &self.cancel).await?;
         }
-        let read = tokio::select! {
+        let chunk = tokio::select! {
             biased;
             () = self.cancel.cancelled() => return Err(CoreError::Interrupted),
-            read = self.file.read(&mut self.buf[..want.max(1)]) => read,
+            chunk = self.read_at(self.position, want) => chunk?,
         };
-        let n = read.map_err(|e| CoreError::source_io(&self.path, e))?;
-        if n == 0 {
-            self.finish()?;
-            return Ok(None);
-        }
-        let start = self.position;
-        let new_total = start + n as u64;
-        if new_total > self.size {
+        if chunk.is_empty() {
             return Err(self.changed(format!(
-                "it grew past the {} it had when the upload started",
+                "it ended after {} instead of {}",
+                human_bytes(self.position),
                 human_bytes(self.size)
             )));
         }
+        let start = self.position;
+        let new_total = start + chunk.len() as u64;
         // Asking the file system for every chunk would cost a blocking call each; a file
         // deleted or truncated is still caught within a few MiB, and at the end.
         let due = self
@@ -384,11 +411,33 @@ impl UploadBody {
         }
         self.position = new_total;
         if !self.hash_gap && new_total > self.hashed && start <= self.hashed {
-            let skip = usize::try_from(self.hashed - start).unwrap_or(n);
-            self.hasher.update(&self.buf[skip..n]);
+            let skip = usize::try_from(self.hashed - start).unwrap_or(chunk.len());
+            self.hasher.update(&chunk[skip..]);
             self.hashed = new_total;
         }
-        Ok(Some(&self.buf[..n]))
+        Ok(Some(chunk))
+    }
+
+    /// Reads up to `len` bytes at `offset` on a blocking thread.
+    async fn read_at(&self, offset: u64, len: usize) -> Result<Bytes, CoreError> {
+        let file = Arc::clone(&self.file);
+        let read = tokio::task::spawn_blocking(move || {
+            let mut buf = vec![0u8; len];
+            let mut filled = 0;
+            while filled < len {
+                match read_at(&file, &mut buf[filled..], offset + filled as u64) {
+                    Ok(0) => break,
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            buf.truncate(filled);
+            Ok(Bytes::from(buf))
+        })
+        .await
+        .map_err(|e| CoreError::Internal(format!("reading the source stopped: {e}")))?;
+        read.map_err(|e| CoreError::source_io(&self.path, e))
     }
 
     /// Fails when the file at the source path is gone or has another size.
@@ -410,15 +459,8 @@ impl UploadBody {
         }
     }
 
-    /// Checks the end of the file against the size and hash expected.
+    /// Checks the end of the file against the hash expected.
     fn finish(&self) -> Result<(), CoreError> {
-        if self.position != self.size {
-            return Err(self.changed(format!(
-                "it ended after {} instead of {}",
-                human_bytes(self.position),
-                human_bytes(self.size)
-            )));
-        }
         if let Some(expected) = &self.expected_hash {
             if !self.hash_gap
                 && self.hashed == self.size
@@ -462,7 +504,7 @@ mod tests {
             let read = body.next_chunk();
             let _ = tokio::time::timeout(std::time::Duration::from_nanos(1), read).await;
         }
-        body.seek(100).await.unwrap();
+        body.seek(100).unwrap();
         let mut read = Vec::new();
         while let Some(chunk) = body.next_chunk().await.unwrap() {
             read.extend_from_slice(chunk);

@@ -479,7 +479,7 @@ impl TusDestination {
                         .await?,
                     );
                 }
-                body.seek(0).await?;
+                body.seek(0)?;
                 self.send_streaming(post, body, request.size, 0, progress, cancel)
                     .await
             } else {
@@ -569,10 +569,9 @@ impl TusDestination {
             let mut fed = 0u64;
             while fed < len {
                 let want = usize::try_from(len - fed).unwrap_or(usize::MAX);
-                let Some(chunk) = body.next_chunk_within(want).await? else {
+                let Some(chunk) = body.next_bytes(want).await? else {
                     break;
                 };
-                let chunk = Bytes::copy_from_slice(chunk);
                 let n = chunk.len() as u64;
                 if tx.send(chunk).await.is_err() {
                     // The request ended early (an answer or an error); it tells why.
@@ -638,7 +637,7 @@ impl TusDestination {
                 checksum::header_for_range(algorithm, body.path(), offset, len, cancel).await?,
             );
         }
-        body.seek(offset).await?;
+        body.seek(offset)?;
         let response = self
             .send_streaming(request, body, len, offset, progress, cancel)
             .await?;
