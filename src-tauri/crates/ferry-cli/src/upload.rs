@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::Args;
 use ferry_core::resume::SqliteLedger;
@@ -209,6 +209,14 @@ struct View {
     jobs: BTreeMap<JobId, JobView>,
     bar: ProgressBar,
     reported: BTreeSet<JobId>,
+    /// When the run started, for the summary.
+    started: Instant,
+    /// Time spent with at least one job uploading (the transfer, without hashing and
+    /// verifying), and since when the current stretch runs.
+    uploading: Duration,
+    uploading_since: Option<Instant>,
+    /// Bytes of the files that went through uploading in this run.
+    uploaded_bytes: u64,
 }
 
 impl View {
@@ -233,6 +241,10 @@ impl View {
             jobs: BTreeMap::new(),
             bar,
             reported: BTreeSet::new(),
+            started: Instant::now(),
+            uploading: Duration::ZERO,
+            uploading_since: None,
+            uploaded_bytes: 0,
         }
     }
 
@@ -268,7 +280,13 @@ impl View {
         if !self.watched.contains(&job.id) {
             return;
         }
-        self.jobs.insert(job.id, job.clone());
+        let previous = self.jobs.insert(job.id, job.clone());
+        if job.status == JobStatus::Uploading
+            && previous.is_none_or(|p| p.status != JobStatus::Uploading)
+        {
+            self.uploaded_bytes += job.size;
+        }
+        self.time_uploads();
         if job.status.is_terminal() && self.reported.insert(job.id) && !self.json {
             let line = match job.status {
                 JobStatus::Done => format!(
@@ -296,10 +314,33 @@ impl View {
         }
     }
 
-    fn totals(&self, totals: &QueueTotals) {
-        self.bar.set_length(totals.bytes_total);
-        self.bar
-            .set_position(totals.bytes_done.min(totals.bytes_total));
+    /// Keeps the clock of "some job is uploading" running exactly while one is.
+    fn time_uploads(&mut self) {
+        let any = self.jobs.values().any(|j| j.status == JobStatus::Uploading);
+        match (any, self.uploading_since) {
+            (true, None) => self.uploading_since = Some(Instant::now()),
+            (false, Some(since)) => {
+                self.uploading += since.elapsed();
+                self.uploading_since = None;
+            }
+            _ => {}
+        }
+    }
+
+    /// The bar covers this run's files only (the queue's totals also count history).
+    fn totals(&self, _queue: &QueueTotals) {
+        let total: u64 = self.jobs.values().map(|job| job.size).sum();
+        let done: u64 = self
+            .jobs
+            .values()
+            .map(|job| match job.status {
+                JobStatus::Done | JobStatus::Verifying => job.size,
+                JobStatus::Uploading => job.progress.current,
+                _ => 0,
+            })
+            .sum();
+        self.bar.set_length(total);
+        self.bar.set_position(done.min(total));
     }
 
     fn all_settled(&self) -> bool {
@@ -319,6 +360,17 @@ impl View {
             count(JobStatus::Cancelled),
         );
         let unfinished = self.watched.len() - done - failed - cancelled;
+        let elapsed = self.started.elapsed().as_secs_f64();
+        let uploading = (self.uploading
+            + self
+                .uploading_since
+                .map_or(Duration::ZERO, |since| since.elapsed()))
+        .as_secs_f64();
+        let rate = if uploading > 0.0 {
+            self.uploaded_bytes as f64 / uploading
+        } else {
+            0.0
+        };
         self.bar.finish_and_clear();
         if self.json {
             print_json(&serde_json::json!({
@@ -328,13 +380,20 @@ impl View {
                 "cancelled": cancelled,
                 "unfinished": unfinished,
                 "interrupted": interrupted,
+                "elapsed_secs": elapsed,
+                "uploading_secs": uploading,
+                "uploaded_bytes": self.uploaded_bytes,
             }));
         } else if interrupted {
             eprintln!(
                 "Stopped with {unfinished} file(s) unfinished; run the same command again to continue."
             );
         } else {
-            eprintln!("{done} uploaded, {failed} failed, {cancelled} cancelled.");
+            eprintln!(
+                "{done} uploaded, {failed} failed, {cancelled} cancelled in {elapsed:.1} s \
+                 (sending: {uploading:.1} s at {:.1} MB/s).",
+                rate / 1e6
+            );
         }
         if interrupted {
             EXIT_INTERRUPTED
