@@ -3,117 +3,216 @@
 //! The hub keeps its own mirror of the state, built from the same events it numbers, so
 //! the snapshot a new client receives is exactly the state after the message `seq` it
 //! carries: nothing is missed or applied twice between the snapshot and the stream.
+//! It also keeps the last messages in a bounded ring, to replay them to a client that
+//! reconnects, and the last terminal events, to send them again until acknowledged.
 
-use crate::protocol::ServerMessage;
-use ferry_core::{Engine, EngineEvent, JobId, JobView, QueueTotals, Snapshot};
-use std::collections::BTreeMap;
+use crate::backend::Backend;
+use crate::protocol::{Limits, ServerMessage};
+use ferry_core::{EngineEvent, JobId, JobStatus, JobView, QueueTotals, Snapshot};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+use tokio_util::sync::CancellationToken;
+
+/// What kind of message an [`Encoded`] is, so each client can coalesce without parsing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Progress of one job. `must` is set for a stage's first and last figures, which
+    /// are always delivered; the others may be replaced by a newer one.
+    Progress { job: JobId, must: bool },
+    /// A job was created or changed state; `terminal` when it reached done, failed or
+    /// cancelled (the client must acknowledge it).
+    Job { job: JobId, terminal: bool },
+    /// A full snapshot, broadcast when the hub itself had to resync with the engine.
+    Snapshot,
+}
 
 /// A message numbered and encoded once, shared by every client that sends it.
 #[derive(Debug)]
-pub struct Encoded {
+pub(crate) struct Encoded {
     /// The message's sequence number.
-    pub seq: u64,
-    /// The message as JSON text.
-    pub text: String,
+    pub(crate) seq: u64,
+    /// What it is.
+    pub(crate) kind: Kind,
+    /// The message as JSON text, shared by every client without copying.
+    pub(crate) text: Utf8Bytes,
 }
 
-/// What a new client starts from.
+/// Where a new client starts.
 #[derive(Debug)]
-pub struct Subscription {
-    /// The welcome message, carrying the snapshot.
-    pub welcome: ServerMessage,
-    /// Every message after the welcome.
-    pub stream: broadcast::Receiver<Arc<Encoded>>,
+pub(crate) enum Start {
+    /// A full snapshot, then the terminal events after the client's `last_seq` that
+    /// it never acknowledged (same epoch only).
+    Welcome {
+        welcome: ServerMessage,
+        terminals: Vec<Arc<Encoded>>,
+    },
+    /// The client's state is recent enough: a `resume` and the messages it missed.
+    Resume {
+        resume: ServerMessage,
+        replay: Vec<Arc<Encoded>>,
+    },
+}
+
+/// A new client's start and the live stream after it.
+#[derive(Debug)]
+pub(crate) struct Subscription {
+    pub(crate) start: Start,
+    /// The `seq` the client is at once it has the start.
+    pub(crate) cursor: u64,
+    pub(crate) stream: broadcast::Receiver<Arc<Encoded>>,
 }
 
 struct Mirror {
     seq: u64,
     jobs: BTreeMap<JobId, JobView>,
     totals: QueueTotals,
+    ring: VecDeque<Arc<Encoded>>,
+    terminals: VecDeque<Arc<Encoded>>,
+}
+
+/// Sizes of the hub's buffers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HubSizes {
+    /// Messages each client may fall behind before it is resynced.
+    pub(crate) client_queue: usize,
+    /// Messages kept for replay to reconnecting clients.
+    pub(crate) replay: usize,
+    /// Terminal events kept to send again until acknowledged.
+    pub(crate) terminals: usize,
 }
 
 /// Numbers engine events within one epoch and broadcasts them.
 #[derive(Clone)]
-pub struct Hub {
-    epoch: String,
+pub(crate) struct Hub {
+    epoch: Arc<str>,
+    limits: Limits,
+    sizes: HubSizes,
     mirror: Arc<Mutex<Mirror>>,
     sender: broadcast::Sender<Arc<Encoded>>,
 }
 
-/// How many encoded messages a client may fall behind before it is resynced with a
-/// fresh snapshot instead of the messages it missed.
-const CLIENT_BACKLOG: usize = 1024;
-
 impl Hub {
-    /// Starts following `engine`. The returned hub lives as long as the engine publishes.
-    pub fn start(engine: &Engine, epoch: String) -> Self {
-        let (snapshot, mut events) = engine.subscribe_with_snapshot();
-        let (sender, _) = broadcast::channel(CLIENT_BACKLOG);
+    /// Starts following `backend` until `stop` turns true or the backend stops publishing.
+    pub(crate) fn start(
+        backend: Arc<dyn Backend>,
+        epoch: String,
+        limits: Limits,
+        sizes: HubSizes,
+        stop: CancellationToken,
+    ) -> Self {
+        let (snapshot, mut events) = backend.subscribe_with_snapshot();
+        let (sender, _) = broadcast::channel(sizes.client_queue.max(1));
         let hub = Self {
-            epoch,
+            epoch: epoch.into(),
+            limits,
+            sizes,
             mirror: Arc::new(Mutex::new(Mirror {
                 seq: 0,
                 jobs: snapshot.jobs.into_iter().map(|job| (job.id, job)).collect(),
                 totals: snapshot.totals,
+                ring: VecDeque::with_capacity(sizes.replay.min(4096)),
+                terminals: VecDeque::new(),
             })),
             sender,
         };
         let follower = hub.clone();
-        let engine = engine.clone();
         tokio::spawn(async move {
             loop {
-                match events.recv().await {
-                    Ok(event) => follower.publish(event),
-                    Err(RecvError::Lagged(missed)) => {
-                        tracing::warn!(missed, "progress hub fell behind the engine; resyncing");
-                        let (snapshot, fresh) = engine.subscribe_with_snapshot();
-                        events = fresh;
-                        follower.reset(snapshot);
-                    }
-                    Err(RecvError::Closed) => break,
+                tokio::select! {
+                    biased;
+                    () = stop.cancelled() => break,
+                    event = events.recv() => match event {
+                        Ok(event) => follower.publish(event),
+                        Err(RecvError::Lagged(missed)) => {
+                            tracing::warn!(missed, "progress hub fell behind the engine; resyncing");
+                            let (snapshot, fresh) = backend.subscribe_with_snapshot();
+                            events = fresh;
+                            follower.reset(snapshot);
+                        }
+                        Err(RecvError::Closed) => break,
+                    },
                 }
             }
         });
         hub
     }
 
-    /// The epoch of this server run.
-    pub fn epoch(&self) -> &str {
-        &self.epoch
-    }
-
     /// The current sequence number: that of the last message broadcast.
-    pub fn current_seq(&self) -> u64 {
+    pub(crate) fn current_seq(&self) -> u64 {
         self.lock().seq
     }
 
-    /// A welcome with the current snapshot, and the stream of everything after it.
-    pub fn subscribe(&self) -> Subscription {
+    /// Where a client that says it holds `resume` (epoch and last seq) starts, and the
+    /// stream after it, taken under one lock so nothing falls in between.
+    pub(crate) fn subscribe(&self, resume: Option<(&str, u64)>) -> Subscription {
         let mirror = self.lock();
+        let stream = self.sender.subscribe();
+        let cursor = mirror.seq;
+        let same_epoch = resume.filter(|(epoch, _)| *epoch == &*self.epoch);
+        let start = match same_epoch {
+            Some((_, last)) if Self::can_replay(&mirror, last) => Start::Resume {
+                resume: ServerMessage::Resume {
+                    seq: mirror.seq,
+                    epoch: self.epoch.to_string(),
+                    from_seq: last,
+                    limits: self.limits.clone(),
+                },
+                replay: coalesce_batch(mirror.ring.iter().filter(|m| m.seq > last)),
+            },
+            Some((_, last)) if last <= mirror.seq => Start::Welcome {
+                welcome: self.welcome(&mirror),
+                terminals: terminals_between(&mirror, last, mirror.seq),
+            },
+            _ => Start::Welcome {
+                welcome: self.welcome(&mirror),
+                terminals: Vec::new(),
+            },
+        };
         Subscription {
-            welcome: self.welcome(&mirror),
-            stream: self.sender.subscribe(),
+            start,
+            cursor,
+            stream,
         }
     }
 
-    /// A fresh welcome for a client that fell behind, to replace what it missed.
-    pub fn resync(&self) -> ServerMessage {
-        self.welcome(&self.lock())
+    fn can_replay(mirror: &Mirror, last: u64) -> bool {
+        if last > mirror.seq {
+            return false;
+        }
+        if last == mirror.seq {
+            return true;
+        }
+        mirror
+            .ring
+            .front()
+            .is_some_and(|oldest| oldest.seq <= last + 1)
+    }
+
+    /// A fresh welcome for a client that fell behind after `sent` (the last `seq` it
+    /// was sent), and the terminal events it missed meanwhile.
+    pub(crate) fn resync(&self, sent: u64) -> (ServerMessage, Vec<Arc<Encoded>>, u64) {
+        let mirror = self.lock();
+        (
+            self.welcome(&mirror),
+            terminals_between(&mirror, sent, mirror.seq),
+            mirror.seq,
+        )
     }
 
     fn welcome(&self, mirror: &Mirror) -> ServerMessage {
         ServerMessage::Welcome {
             seq: mirror.seq,
-            epoch: self.epoch.clone(),
+            epoch: self.epoch.to_string(),
             protocol: crate::protocol::PROTOCOL.to_owned(),
             server_version: env!("CARGO_PKG_VERSION").to_owned(),
             snapshot: Snapshot {
                 jobs: mirror.jobs.values().cloned().collect(),
                 totals: mirror.totals.clone(),
             },
+            limits: self.limits.clone(),
         }
     }
 
@@ -121,25 +220,37 @@ impl Hub {
         let mut mirror = self.lock();
         mirror.seq += 1;
         let seq = mirror.seq;
-        let message = match event {
+        let (message, kind) = match event {
             EngineEvent::Progress { progress, totals } => {
-                if let Some(job) = mirror.jobs.get_mut(&progress.job_id) {
-                    job.progress = progress.clone();
+                let job = progress.job_id;
+                let previous = mirror.jobs.get(&job).map(|view| view.progress.status);
+                let must = previous != Some(progress.status)
+                    || progress.current >= progress.total
+                    || progress.current == 0;
+                if let Some(view) = mirror.jobs.get_mut(&job) {
+                    view.progress = progress.clone();
                 }
                 mirror.totals = totals.clone();
-                ServerMessage::Progress {
-                    seq,
-                    progress,
-                    totals,
-                }
+                (
+                    ServerMessage::Progress {
+                        seq,
+                        progress,
+                        totals,
+                    },
+                    Kind::Progress { job, must },
+                )
             }
             EngineEvent::Job { job, totals } => {
                 mirror.jobs.insert(job.id, job.clone());
                 mirror.totals = totals.clone();
-                ServerMessage::Job { seq, job, totals }
+                let kind = Kind::Job {
+                    job: job.id,
+                    terminal: is_terminal(job.status),
+                };
+                (ServerMessage::Job { seq, job, totals }, kind)
             }
         };
-        self.broadcast(seq, &message);
+        self.record(&mut mirror, seq, kind, &message);
     }
 
     fn reset(&self, snapshot: Snapshot) {
@@ -148,18 +259,80 @@ impl Hub {
         mirror.jobs = snapshot.jobs.into_iter().map(|job| (job.id, job)).collect();
         mirror.totals = snapshot.totals;
         let welcome = self.welcome(&mirror);
-        self.broadcast(mirror.seq, &welcome);
+        let seq = mirror.seq;
+        self.record(&mut mirror, seq, Kind::Snapshot, &welcome);
     }
 
-    fn broadcast(&self, seq: u64, message: &ServerMessage) {
-        match serde_json::to_string(message) {
-            // No receivers is fine: nobody is watching right now.
-            Ok(text) => drop(self.sender.send(Arc::new(Encoded { seq, text }))),
-            Err(error) => tracing::error!(%error, seq, "could not encode a server message"),
+    fn record(&self, mirror: &mut Mirror, seq: u64, kind: Kind, message: &ServerMessage) {
+        let text = match serde_json::to_string(message) {
+            Ok(text) => text,
+            Err(error) => {
+                tracing::error!(%error, seq, "could not encode a server message");
+                return;
+            }
+        };
+        let encoded = Arc::new(Encoded {
+            seq,
+            kind,
+            text: text.into(),
+        });
+        if self.sizes.replay > 0 {
+            if mirror.ring.len() >= self.sizes.replay {
+                mirror.ring.pop_front();
+            }
+            mirror.ring.push_back(Arc::clone(&encoded));
         }
+        if matches!(kind, Kind::Job { terminal: true, .. }) && self.sizes.terminals > 0 {
+            if mirror.terminals.len() >= self.sizes.terminals {
+                mirror.terminals.pop_front();
+            }
+            mirror.terminals.push_back(Arc::clone(&encoded));
+        }
+        // No receivers is fine: nobody is watching right now. Sending never waits.
+        drop(self.sender.send(encoded));
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Mirror> {
         self.mirror.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+fn is_terminal(status: JobStatus) -> bool {
+    status.is_terminal()
+}
+
+fn terminals_between(mirror: &Mirror, after: u64, upto: u64) -> Vec<Arc<Encoded>> {
+    mirror
+        .terminals
+        .iter()
+        .filter(|m| m.seq > after && m.seq <= upto)
+        .cloned()
+        .collect()
+}
+
+/// Drops the progress messages of a batch that a later message of the same job
+/// replaces, keeping every stage's first and last figures and every other message.
+/// Applying the result gives the same state as applying the whole batch.
+pub(crate) fn coalesce_batch<'a>(
+    batch: impl Iterator<Item = &'a Arc<Encoded>>,
+) -> Vec<Arc<Encoded>> {
+    let batch: Vec<&Arc<Encoded>> = batch.collect();
+    let mut superseded_after: BTreeMap<JobId, usize> = BTreeMap::new();
+    for (index, message) in batch.iter().enumerate() {
+        match message.kind {
+            Kind::Progress { job, .. } | Kind::Job { job, .. } => {
+                superseded_after.insert(job, index);
+            }
+            Kind::Snapshot => {}
+        }
+    }
+    batch
+        .iter()
+        .enumerate()
+        .filter(|(index, message)| match message.kind {
+            Kind::Progress { job, must } => must || superseded_after.get(&job) == Some(index),
+            _ => true,
+        })
+        .map(|(_, message)| Arc::clone(message))
+        .collect()
 }
