@@ -298,6 +298,18 @@ impl Client {
         }
     }
 
+    /// Closes the connection but keeps the client's state, to [`Client::reconnect`]
+    /// later and resume where it left off.
+    pub async fn disconnect(&mut self) -> Result<(), WsError> {
+        self.socket.close(None).await?;
+        while let Some(frame) = self.socket.next().await {
+            if frame.is_err() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// Closes the connection cleanly (close frame, then waits for the server's).
     pub async fn close(mut self) -> Result<(), WsError> {
         self.socket.close(None).await?;
