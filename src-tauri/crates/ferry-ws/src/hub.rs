@@ -8,11 +8,15 @@
 
 use crate::backend::Backend;
 use crate::protocol::{Limits, ServerMessage};
-use ferry_core::{EngineEvent, JobId, JobStatus, JobView, QueueTotals, Snapshot};
+use ferry_core::{EngineEvent, JobId, JobProgress, JobStatus, JobView, QueueTotals, Snapshot};
+use std::collections::HashMap;
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 
@@ -73,9 +77,11 @@ struct Mirror {
     terminals: VecDeque<Arc<Encoded>>,
 }
 
-/// Sizes of the hub's buffers.
+/// Sizes of the hub's buffers and its progress rate.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct HubSizes {
+    /// Progress figures published per second per job at most; 0 publishes every one.
+    pub(crate) progress_per_sec: u32,
     /// Messages each client may fall behind before it is resynced.
     pub(crate) client_queue: usize,
     /// Messages kept for replay to reconnecting clients.
@@ -102,6 +108,7 @@ impl Hub {
         limits: Limits,
         sizes: HubSizes,
         stop: CancellationToken,
+        coalesced: Arc<AtomicU64>,
     ) -> Self {
         let (snapshot, mut events) = backend.subscribe_with_snapshot();
         let (sender, _) = broadcast::channel(sizes.client_queue.max(1));
@@ -119,21 +126,30 @@ impl Hub {
             sender,
         };
         let follower = hub.clone();
+        let mut gate = Gate::new(sizes.progress_per_sec, coalesced);
         tokio::spawn(async move {
             loop {
+                let due = gate.deadline();
                 tokio::select! {
                     biased;
                     () = stop.cancelled() => break,
                     event = events.recv() => match event {
-                        Ok(event) => follower.publish(event),
+                        Ok(event) => follower.offer(&mut gate, event),
                         Err(RecvError::Lagged(missed)) => {
                             tracing::warn!(missed, "progress hub fell behind the engine; resyncing");
                             let (snapshot, fresh) = backend.subscribe_with_snapshot();
                             events = fresh;
+                            gate.clear();
                             follower.reset(snapshot);
                         }
                         Err(RecvError::Closed) => break,
                     },
+                    () = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
+                        let totals = gate.totals.clone().unwrap_or_default();
+                        for progress in gate.due(Instant::now()) {
+                            follower.publish(EngineEvent::Progress { progress, totals: totals.clone() });
+                        }
+                    }
                 }
             }
         });
@@ -216,6 +232,34 @@ impl Hub {
         }
     }
 
+    /// Takes one engine event: job changes, each stage's first and last figures, and
+    /// progress of a job not published for a period go out at once (numbered now);
+    /// other progress waits in the gate, replaced by newer figures of the same job.
+    fn offer(&self, gate: &mut Gate, event: EngineEvent) {
+        let now = Instant::now();
+        match event {
+            EngineEvent::Progress { progress, totals } => {
+                gate.totals = Some(totals);
+                let must = {
+                    let mirror = self.lock();
+                    let previous = mirror.jobs.get(&progress.job_id).map(|v| v.progress.status);
+                    previous != Some(progress.status)
+                        || progress.current >= progress.total
+                        || progress.current == 0
+                };
+                if let Some(progress) = gate.offer(progress, must, now) {
+                    let totals = gate.totals.clone().unwrap_or_default();
+                    self.publish(EngineEvent::Progress { progress, totals });
+                }
+            }
+            EngineEvent::Job { job, totals } => {
+                gate.superseded(job.id);
+                gate.totals = Some(totals.clone());
+                self.publish(EngineEvent::Job { job, totals });
+            }
+        }
+    }
+
     fn publish(&self, event: EngineEvent) {
         let mut mirror = self.lock();
         mirror.seq += 1;
@@ -294,6 +338,98 @@ impl Hub {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Mirror> {
         self.mirror.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Progress waiting to be published, at most one figure per job.
+struct Gate {
+    period: Duration,
+    held: HashMap<JobId, JobProgress>,
+    last: HashMap<JobId, Instant>,
+    /// The queue totals of the newest engine event, published with held figures.
+    totals: Option<QueueTotals>,
+    coalesced: Arc<AtomicU64>,
+}
+
+impl Gate {
+    fn new(per_sec: u32, coalesced: Arc<AtomicU64>) -> Self {
+        let period = if per_sec == 0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs(1) / per_sec
+        };
+        Self {
+            period,
+            held: HashMap::new(),
+            last: HashMap::new(),
+            totals: None,
+            coalesced,
+        }
+    }
+
+    /// The figure to publish now, if any; otherwise it is held.
+    fn offer(&mut self, progress: JobProgress, must: bool, now: Instant) -> Option<JobProgress> {
+        let job = progress.job_id;
+        let due = self
+            .last
+            .get(&job)
+            .is_none_or(|last| now.saturating_duration_since(*last) >= self.period);
+        if must || due {
+            if self.held.remove(&job).is_some() {
+                self.coalesced.fetch_add(1, Ordering::Relaxed);
+            }
+            self.last.insert(job, now);
+            return Some(progress);
+        }
+        if self.held.insert(job, progress).is_some() {
+            self.coalesced.fetch_add(1, Ordering::Relaxed);
+        }
+        None
+    }
+
+    /// A job message replaces any held figure of the job.
+    fn superseded(&mut self, job: JobId) {
+        if self.held.remove(&job).is_some() {
+            self.coalesced.fetch_add(1, Ordering::Relaxed);
+        }
+        if self.last.len() > 4 * self.held.len() + 1024 {
+            // Forget jobs not heard of for a while, so the map stays small.
+            self.last.retain(|id, _| *id == job);
+        }
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.held
+            .keys()
+            .filter_map(|job| self.last.get(job).map(|last| *last + self.period))
+            .min()
+    }
+
+    /// The held figures whose period is over, oldest job first; their clocks restart.
+    fn due(&mut self, now: Instant) -> Vec<JobProgress> {
+        let ready: Vec<JobId> = self
+            .held
+            .keys()
+            .filter(|job| {
+                self.last
+                    .get(job)
+                    .is_none_or(|last| *last + self.period <= now)
+            })
+            .copied()
+            .collect();
+        let mut out: Vec<JobProgress> = ready
+            .into_iter()
+            .filter_map(|job| {
+                self.last.insert(job, now);
+                self.held.remove(&job)
+            })
+            .collect();
+        out.sort_by_key(|p| p.job_id);
+        out
+    }
+
+    fn clear(&mut self) {
+        self.held.clear();
     }
 }
 

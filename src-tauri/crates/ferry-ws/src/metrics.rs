@@ -3,6 +3,7 @@
 
 use crate::protocol::MetricsSnapshot;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use tokio::sync::watch;
 
 /// Counters shared by every connection of one server.
@@ -14,7 +15,7 @@ pub(crate) struct Metrics {
     pub(crate) messages_out: AtomicU64,
     pub(crate) bytes_in: AtomicU64,
     pub(crate) bytes_out: AtomicU64,
-    pub(crate) coalesced: AtomicU64,
+    pub(crate) coalesced: Arc<AtomicU64>,
     pub(crate) lagged: AtomicU64,
     pub(crate) resynced: AtomicU64,
     pub(crate) resent: AtomicU64,
@@ -35,7 +36,7 @@ impl Default for Metrics {
             messages_out: AtomicU64::new(0),
             bytes_in: AtomicU64::new(0),
             bytes_out: AtomicU64::new(0),
-            coalesced: AtomicU64::new(0),
+            coalesced: Arc::new(AtomicU64::new(0)),
             lagged: AtomicU64::new(0),
             resynced: AtomicU64::new(0),
             resent: AtomicU64::new(0),

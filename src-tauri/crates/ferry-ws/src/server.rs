@@ -173,7 +173,7 @@ struct Shared {
     /// Connection slots taken, from the handshake callback until the connection ends.
     slots: AtomicUsize,
     handshakes: Arc<Semaphore>,
-    metrics: Metrics,
+    metrics: Arc<Metrics>,
     commands: Mutex<CommandMemory>,
     stop: CancellationToken,
 }
@@ -213,16 +213,19 @@ impl Server {
         let epoch = format!("{:016x}", rand::random::<u64>());
         let stop = CancellationToken::new();
         let limits = config.limits();
+        let metrics = Arc::new(Metrics::default());
         let hub = Hub::start(
             Arc::clone(&backend),
             epoch.clone(),
             limits.clone(),
             HubSizes {
+                progress_per_sec: config.progress_per_sec,
                 client_queue: config.client_queue,
                 replay: config.replay_capacity,
                 terminals: config.terminal_capacity,
             },
             stop.clone(),
+            Arc::clone(&metrics.coalesced),
         );
         let shared = Arc::new(Shared {
             backend,
@@ -235,7 +238,7 @@ impl Server {
             limits,
             slots: AtomicUsize::new(0),
             handshakes: Arc::new(Semaphore::new(config.max_pending_handshakes.max(1))),
-            metrics: Metrics::default(),
+            metrics,
             commands: Mutex::new(CommandMemory::new(config.command_memory)),
             config,
             stop,
@@ -495,7 +498,9 @@ impl Connection {
         let config = &shared.config;
         let (replies, outbox) = mpsc::channel(32);
         let limiter = Gcra::new(config.max_messages_per_sec, config.message_burst);
-        let coalescer = Coalescer::new(config.progress_per_sec);
+        // Progress is coalesced once, in the hub, before it is numbered; the connection
+        // passes it on as it comes.
+        let coalescer = Coalescer::new(0);
         let unacked = Unacked::new(config.ack_timeout, config.terminal_capacity);
         Self {
             shared,
