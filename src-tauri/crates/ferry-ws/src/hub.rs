@@ -345,6 +345,7 @@ impl Hub {
 struct Gate {
     period: Duration,
     held: HashMap<JobId, JobProgress>,
+    /// Theoretical arrival time of each job's next figure.
     last: HashMap<JobId, Instant>,
     /// The queue totals of the newest engine event, published with held figures.
     totals: Option<QueueTotals>,
@@ -367,24 +368,33 @@ impl Gate {
         }
     }
 
-    /// The figure to publish now, if any; otherwise it is held.
+    /// The figure to publish now, if any; otherwise it is held. Each job's figures
+    /// follow the generic cell rate algorithm with a burst of two, so a job reporting at
+    /// exactly the allowed rate is never held back by scheduling jitter.
     fn offer(&mut self, progress: JobProgress, must: bool, now: Instant) -> Option<JobProgress> {
         let job = progress.job_id;
-        let due = self
-            .last
-            .get(&job)
-            .is_none_or(|last| now.saturating_duration_since(*last) >= self.period);
-        if must || due {
+        if must || self.conforms(job, now) {
             if self.held.remove(&job).is_some() {
                 self.coalesced.fetch_add(1, Ordering::Relaxed);
             }
-            self.last.insert(job, now);
+            self.spend(job, now);
             return Some(progress);
         }
         if self.held.insert(job, progress).is_some() {
             self.coalesced.fetch_add(1, Ordering::Relaxed);
         }
         None
+    }
+
+    fn conforms(&self, job: JobId, now: Instant) -> bool {
+        self.last
+            .get(&job)
+            .is_none_or(|tat| tat.checked_sub(self.period).is_none_or(|at| at <= now))
+    }
+
+    fn spend(&mut self, job: JobId, now: Instant) {
+        let tat = self.last.get(&job).map_or(now, |tat| (*tat).max(now));
+        self.last.insert(job, tat + self.period);
     }
 
     /// A job message replaces any held figure of the job.
@@ -394,38 +404,34 @@ impl Gate {
         }
         if self.last.len() > 4 * self.held.len() + 1024 {
             // Forget jobs not heard of for a while, so the map stays small.
-            self.last.retain(|id, _| *id == job);
+            let held = &self.held;
+            self.last.retain(|id, _| held.contains_key(id));
         }
     }
 
     fn deadline(&self) -> Option<Instant> {
         self.held
             .keys()
-            .filter_map(|job| self.last.get(job).map(|last| *last + self.period))
+            .filter_map(|job| self.last.get(job).map(|tat| *tat - self.period))
             .min()
     }
 
-    /// The held figures whose period is over, oldest job first; their clocks restart.
+    /// The held figures that conform now, by job; their cells are spent.
     fn due(&mut self, now: Instant) -> Vec<JobProgress> {
-        let ready: Vec<JobId> = self
+        let mut ready: Vec<JobId> = self
             .held
             .keys()
-            .filter(|job| {
-                self.last
-                    .get(job)
-                    .is_none_or(|last| *last + self.period <= now)
-            })
+            .filter(|job| self.conforms(**job, now))
             .copied()
             .collect();
-        let mut out: Vec<JobProgress> = ready
+        ready.sort();
+        ready
             .into_iter()
             .filter_map(|job| {
-                self.last.insert(job, now);
+                self.spend(job, now);
                 self.held.remove(&job)
             })
-            .collect();
-        out.sort_by_key(|p| p.job_id);
-        out
+            .collect()
     }
 
     fn clear(&mut self) {

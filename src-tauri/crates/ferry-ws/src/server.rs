@@ -479,8 +479,8 @@ struct Connection {
     unacked: Unacked,
     /// The `seq` of the newest broadcast message sent (or replaced by a snapshot).
     sent: u64,
-    replies: mpsc::Sender<ServerMessage>,
-    outbox: mpsc::Receiver<ServerMessage>,
+    replies: mpsc::Sender<Box<ServerMessage>>,
+    outbox: mpsc::Receiver<Box<ServerMessage>>,
     batch: Vec<Arc<Encoded>>,
 }
 
@@ -496,7 +496,7 @@ enum Inbound {
 impl Connection {
     fn new(shared: Arc<Shared>, incoming: Incoming) -> Self {
         let config = &shared.config;
-        let (replies, outbox) = mpsc::channel(32);
+        let (replies, outbox) = mpsc::channel(8);
         let limiter = Gcra::new(config.max_messages_per_sec, config.message_burst);
         // Progress is coalesced once, in the hub, before it is numbered; the connection
         // passes it on as it comes.
@@ -753,7 +753,7 @@ impl Connection {
                 result,
                 error,
             };
-            let _ = replies.send(reply).await;
+            let _ = replies.send(Box::new(reply)).await;
         });
     }
 
