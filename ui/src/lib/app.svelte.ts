@@ -81,6 +81,7 @@ export class FerryApp {
     );
     const link = new Connection({
       getInfo: connectionInfo,
+      getResume: () => (this.queue.epoch === null ? null : { epoch: this.queue.epoch, lastSeq: this.queue.lastSeq }),
       onMessage: (message) => this.receive(message),
       onStatus: (status) => this.statusChanged(status),
       onInvalidMessage: (problem) =>

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Connection, describeClose, type ConnectionStatus, type SocketLike } from './connection';
+import { Connection, describeClose, type ConnectionStatus, type ResumePoint, type SocketLike } from './connection';
 import type { ServerMessage } from './generated/protocol';
-import { job, welcome } from './testing/fixtures';
+import { job, jobMessage, welcome } from './testing/fixtures';
 
 class FakeSocket implements SocketLike {
   readyState = 0;
@@ -49,12 +49,13 @@ interface Harness {
   latest(): FakeSocket;
 }
 
-function harness(random: () => number = () => 0.5): Harness {
+function harness(random: () => number = () => 0.5, resume: ResumePoint | null = null): Harness {
   const sockets: FakeSocket[] = [];
   const statuses: ConnectionStatus[] = [];
   const messages: ServerMessage[] = [];
   const connection = new Connection({
     getInfo: () => Promise.resolve({ url: 'ws://127.0.0.1:41000', token: 'secret-token', pid: 42 }),
+    getResume: () => resume,
     onMessage: (message) => messages.push(message),
     onStatus: (status) => statuses.push(status),
     createSocket: (url, protocols) => {
@@ -77,6 +78,11 @@ function harness(random: () => number = () => 0.5): Harness {
   };
 }
 
+function welcomeLimits(): unknown {
+  const message = welcome(0, 'e', []);
+  return message.type === 'welcome' ? message.limits : null;
+}
+
 beforeEach(() => {
   vi.useFakeTimers();
 });
@@ -95,6 +101,47 @@ describe('Connection', () => {
     expect(h.statuses.at(-1)?.state).toBe('connecting');
     h.latest().open();
     expect(h.statuses.at(-1)).toEqual({ state: 'open', attempt: 0, lastError: null });
+  });
+
+  it('says hello first, naming the state it holds so the engine can replay what was missed', async () => {
+    const fresh = harness();
+    fresh.connection.start();
+    await vi.advanceTimersByTimeAsync(0);
+    fresh.latest().open();
+    expect(JSON.parse(fresh.latest().sent[0] ?? '{}')).toEqual({ type: 'hello' });
+
+    const resuming = harness(() => 0.5, { epoch: 'e1', lastSeq: 41 });
+    resuming.connection.start();
+    await vi.advanceTimersByTimeAsync(0);
+    resuming.latest().open();
+    expect(JSON.parse(resuming.latest().sent[0] ?? '{}')).toEqual({ type: 'hello', epoch: 'e1', last_seq: 41 });
+  });
+
+  it('acknowledges every job that ended, repeats included, and nothing else', async () => {
+    const h = harness();
+    h.connection.start();
+    await vi.advanceTimersByTimeAsync(0);
+    h.latest().open();
+    h.latest().receive(welcome(1, 'e', [job(1)]));
+    h.latest().receive(jobMessage(2, job(1, { status: 'uploading' })));
+    h.latest().receive(jobMessage(3, job(1, { status: 'done' })));
+    h.latest().receive(jobMessage(4, job(2, { status: 'failed', error: 'disk full' })));
+    h.latest().receive(jobMessage(3, job(1, { status: 'done' })));
+    const acks = h.latest().sent.map((text) => JSON.parse(text) as { type: string; seq?: number }).filter((m) => m.type === 'ack');
+    expect(acks).toEqual([
+      { type: 'ack', seq: 3 },
+      { type: 'ack', seq: 4 },
+      { type: 'ack', seq: 3 },
+    ]);
+  });
+
+  it('passes a resume on, as a message that keeps the state', async () => {
+    const h = harness();
+    h.connection.start();
+    await vi.advanceTimersByTimeAsync(0);
+    h.latest().open();
+    h.latest().receive({ type: 'resume', seq: 9, epoch: 'e', from_seq: 7, limits: welcomeLimits() });
+    expect(h.messages.map((m) => m.type)).toEqual(['resume']);
   });
 
   it('passes server messages on, and drops unreadable ones', async () => {
@@ -116,7 +163,7 @@ describe('Connection', () => {
     h.latest().open();
 
     const answer = h.connection.send({ action: 'pause', job_id: 3 });
-    const sent = JSON.parse(h.latest().sent[0] ?? '{}') as { type: string; id: string; command: unknown };
+    const sent = JSON.parse(h.latest().sent[1] ?? '{}') as { type: string; id: string; command: unknown };
     expect(sent.type).toBe('command');
     expect(sent.command).toEqual({ action: 'pause', job_id: 3 });
 
@@ -132,7 +179,7 @@ describe('Connection', () => {
     await vi.advanceTimersByTimeAsync(0);
     h.latest().open();
     const answer = h.connection.send({ action: 'retry', job_id: 9 });
-    const { id } = JSON.parse(h.latest().sent[0] ?? '{}') as { id: string };
+    const { id } = JSON.parse(h.latest().sent[1] ?? '{}') as { id: string };
     h.latest().receive({ type: 'reply', seq: 5, id, result: null, error: { code: 'unknown_job', message: 'there is no job 9' } });
     await expect(answer).rejects.toMatchObject({ code: 'unknown_job', message: 'there is no job 9' });
   });

@@ -44,10 +44,22 @@ export interface SocketLike {
 
 const OPEN = 1;
 
+/** The states a job never leaves by itself; the engine wants these acknowledged. */
+const TERMINAL: ReadonlySet<string> = new Set(['done', 'failed', 'cancelled']);
+
+/** The state a client holds, named in its hello so the engine can replay what it missed. */
+export interface ResumePoint {
+  readonly epoch: string;
+  readonly lastSeq: number;
+}
+
 export interface ConnectionOptions {
   /** Where the engine listens and the token to show it. */
   getInfo: () => Promise<ConnectionInfo>;
-  /** Every server message except replies, which settle the command they answer. */
+  /** The state held now, if any; sent in the hello of every new socket. */
+  getResume?: () => ResumePoint | null;
+  /** Every server message except replies, which settle the command they answer; a
+   * replayed or resent message may repeat a `seq` already seen, which the store drops. */
   onMessage: (message: ServerMessage) => void;
   /** Each change of state. */
   onStatus: (status: ConnectionStatus) => void;
@@ -104,6 +116,10 @@ function isServerMessage(value: unknown): value is ServerMessage {
   switch (candidate.type) {
     case 'welcome':
       return typeof (value as { epoch?: unknown }).epoch === 'string' && typeof (value as { snapshot?: unknown }).snapshot === 'object';
+    case 'resume':
+      return typeof (value as { epoch?: unknown }).epoch === 'string' && typeof (value as { from_seq?: unknown }).from_seq === 'number';
+    case 'metrics':
+      return typeof (value as { metrics?: unknown }).metrics === 'object';
     case 'progress':
       return typeof (value as { progress?: unknown }).progress === 'object' && typeof (value as { totals?: unknown }).totals === 'object';
     case 'job':
@@ -235,6 +251,13 @@ export class Connection {
     socket.onopen = () => {
       if (this.socket !== socket) return;
       this.clearOpenTimer();
+      // The engine expects a hello first, within its deadline; naming the state held lets
+      // it replay only what was missed.
+      const resume = this.options.getResume?.() ?? null;
+      const hello: ClientMessage = resume
+        ? { type: 'hello', epoch: resume.epoch, last_seq: resume.lastSeq }
+        : { type: 'hello' };
+      socket.send(JSON.stringify(hello));
       this.attempt = 0;
       this.setStatus({ state: 'open', attempt: 0, lastError: null });
     };
@@ -280,6 +303,12 @@ export class Connection {
       else if (parsed.result) pending.resolve(parsed.result);
       else pending.reject(new CommandError('command_failed', 'Ferry answered the command without a result.'));
       return;
+    }
+    if (parsed.type === 'job' && TERMINAL.has(parsed.job.status)) {
+      // A job that ended must be acknowledged, or the engine sends it again; a repeat
+      // carries the same seq and the store applies it once.
+      const ack: ClientMessage = { type: 'ack', seq: parsed.seq };
+      this.socket?.send(JSON.stringify(ack));
     }
     this.options.onMessage(parsed);
   }

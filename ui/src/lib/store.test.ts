@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { applyMessage, findJob, initialState, newlyFailed, type QueueState } from './store';
-import { job, jobMessage, progress, progressMessage, totals, welcome } from './testing/fixtures';
+import { job, jobMessage, limits, progress, progressMessage, totals, welcome } from './testing/fixtures';
 
 function ids(state: QueueState): number[] {
   return state.jobs.map((view) => view.id);
@@ -107,6 +107,18 @@ describe('applyMessage', () => {
     expect(ids(next)).toEqual([1]);
     expect(findJob(next, 99)).toBeUndefined();
     expect(findJob(next, 1)).toBe(findJob(start, 1));
+  });
+
+  it('a resume keeps the state, and replayed messages apply once by seq', () => {
+    let state = applyMessage(initialState, welcome(5, 'e', [job(1)], totals({ jobs: 1 })));
+    const resumed = applyMessage(state, { type: 'resume', seq: 7, epoch: 'e', from_seq: 5, limits });
+    expect(resumed).toBe(state);
+    const done = jobMessage(6, job(1, { status: 'done' }), totals({ jobs: 1, done: 1 }));
+    state = applyMessage(resumed, done);
+    expect(findJob(state, 1)?.status).toBe('done');
+    expect(state.lastSeq).toBe(6);
+    // The same terminal event sent again (not yet acknowledged) changes nothing.
+    expect(applyMessage(state, done)).toBe(state);
   });
 
   it('replies and errors leave the state alone', () => {

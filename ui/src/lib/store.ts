@@ -82,7 +82,8 @@ function withJob(state: QueueState, seq: number, job: JobView, totals: QueueTota
  * - `progress` replaces the figures of one job and the totals; `job` replaces (or adds)
  *   one whole job and the totals. Either is dropped when its `seq` is not newer than the
  *   last applied one, or before any welcome.
- * - `reply` and `error` carry no state.
+ * - `resume` keeps the state: the messages it announces follow, each applied once by `seq`.
+ * - `reply`, `error` and `metrics` carry no state.
  */
 export function applyMessage(state: QueueState, message: ServerMessage): QueueState {
   switch (message.type) {
@@ -103,8 +104,10 @@ export function applyMessage(state: QueueState, message: ServerMessage): QueueSt
     case 'job':
       if (isStale(state, message.seq)) return state;
       return withJob(state, message.seq, message.job, message.totals);
+    case 'resume':
     case 'reply':
     case 'error':
+    case 'metrics':
       return state;
   }
 }

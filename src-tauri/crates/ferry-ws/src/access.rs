@@ -36,6 +36,8 @@ pub enum Refusal {
     ForeignOrigin(String),
     /// The Host header does not name this loopback server (DNS rebinding).
     ForeignHost(String),
+    /// Every connection slot is taken.
+    TooManyConnections,
 }
 
 impl Refusal {
@@ -45,6 +47,7 @@ impl Refusal {
             Self::MissingProtocol => StatusCode::BAD_REQUEST,
             Self::MissingToken | Self::WrongToken => StatusCode::UNAUTHORIZED,
             Self::ForeignOrigin(_) | Self::ForeignHost(_) => StatusCode::FORBIDDEN,
+            Self::TooManyConnections => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -56,6 +59,7 @@ impl Refusal {
             Self::WrongToken => "the launch token is not valid".to_owned(),
             Self::ForeignOrigin(origin) => format!("origin `{origin}` is not allowed"),
             Self::ForeignHost(host) => format!("host `{host}` is not this loopback server"),
+            Self::TooManyConnections => "too many connections; try again later".to_owned(),
         }
     }
 }
@@ -64,15 +68,23 @@ impl AccessPolicy {
     /// Checks one upgrade request's headers. Host first (a rebinding page is refused
     /// whatever else it sends), then Origin, then the subprotocols and the token.
     pub fn check(&self, headers: &HeaderMap) -> Result<(), Refusal> {
+        if headers.get_all("host").iter().count() > 1 {
+            return Err(Refusal::ForeignHost("several Host headers".to_owned()));
+        }
         let host = header(headers, "host").unwrap_or_default();
         if !self.is_loopback_host(host) {
-            return Err(Refusal::ForeignHost(host.to_owned()));
+            return Err(Refusal::ForeignHost(shown(host)));
         }
-        // A missing Origin means a native client; it still needs the token below.
-        if let Some(origin) = header(headers, "origin") {
-            if !self.allowed_origins.iter().any(|allowed| allowed == origin) {
-                return Err(Refusal::ForeignOrigin(origin.to_owned()));
+        match headers.get_all("origin").iter().count() {
+            // No Origin means a native client; it still needs the token below.
+            0 => {}
+            1 => {
+                let origin = header(headers, "origin").unwrap_or_default();
+                if !self.allowed_origins.iter().any(|allowed| allowed == origin) {
+                    return Err(Refusal::ForeignOrigin(shown(origin)));
+                }
             }
+            _ => return Err(Refusal::ForeignOrigin("several Origin headers".to_owned())),
         }
         let offered: Vec<&str> = headers
             .get_all("sec-websocket-protocol")
@@ -102,6 +114,16 @@ impl AccessPolicy {
                 .and_then(|rest| rest.strip_prefix(':'))
                 == Some(&port)
         })
+    }
+}
+
+/// A header value as it may be echoed in a refusal: escaped and cut short, so a
+/// refusal never carries control characters or a large body back.
+fn shown(value: &str) -> String {
+    let escaped: String = value.escape_debug().collect();
+    match escaped.char_indices().nth(100) {
+        Some((end, _)) => format!("{}...", &escaped[..end]),
+        None => escaped,
     }
 }
 

@@ -1,17 +1,26 @@
 //! A Rust client of the local WebSocket, used by the tests and native tools.
+//!
+//! [`Client::connect`] opens a connection and says hello; [`Client::next_event`] then
+//! yields each server message once, keeps a [`ClientState`] up to date, acknowledges
+//! terminal events, and drops repeats. [`Client::reconnect`] resumes where the client
+//! left off: the server replays what it missed or sends a fresh snapshot.
 
 use crate::error::WsError;
 use crate::protocol::{
-    ClientMessage, ConnectionInfo, ServerMessage, PROTOCOL, TOKEN_PROTOCOL_PREFIX,
+    ClientMessage, Command, CommandResult, ConnectionInfo, ServerMessage, PROTOCOL,
+    TOKEN_PROTOCOL_PREFIX,
 };
+use ferry_core::{JobId, JobView, QueueTotals, Snapshot};
 use futures_util::{SinkExt, StreamExt};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::WebSocketStream;
 
-/// Headers a client sends with its upgrade request; the defaults are a native client's.
+/// Headers and socket options a client connects with; the defaults are a native client's.
 #[derive(Debug, Clone, Default)]
 pub struct Handshake {
     /// The token to present; `None` presents none.
@@ -20,50 +29,162 @@ pub struct Handshake {
     pub origin: Option<String>,
     /// Overrides the Host header (to test DNS-rebinding defences).
     pub host: Option<String>,
+    /// The kernel's receive buffer for the socket, if set (tests use a small one to
+    /// build a backlog quickly).
+    pub receive_buffer_size: Option<u32>,
 }
+
+/// What a client knows of the server's state: the result of applying every message
+/// it received, in order, once.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClientState {
+    /// The server run the state belongs to; `None` before the first welcome.
+    pub epoch: Option<String>,
+    /// The `seq` of the last message applied.
+    pub last_seq: u64,
+    /// Every job by id.
+    pub jobs: BTreeMap<JobId, JobView>,
+    /// The queue's figures.
+    pub totals: QueueTotals,
+}
+
+impl ClientState {
+    /// Applies one message; returns false when it was a repeat (its `seq` is not newer
+    /// than the state) and changed nothing.
+    pub fn apply(&mut self, message: &ServerMessage) -> bool {
+        match message {
+            ServerMessage::Welcome {
+                seq,
+                epoch,
+                snapshot,
+                ..
+            } => {
+                self.epoch = Some(epoch.clone());
+                self.last_seq = *seq;
+                self.jobs = snapshot.jobs.iter().map(|j| (j.id, j.clone())).collect();
+                self.totals = snapshot.totals.clone();
+                true
+            }
+            ServerMessage::Progress {
+                seq,
+                progress,
+                totals,
+            } => {
+                if self.epoch.is_none() || *seq <= self.last_seq {
+                    return false;
+                }
+                if let Some(job) = self.jobs.get_mut(&progress.job_id) {
+                    job.progress = progress.clone();
+                }
+                self.last_seq = *seq;
+                self.totals = totals.clone();
+                true
+            }
+            ServerMessage::Job { seq, job, totals } => {
+                if self.epoch.is_none() || *seq <= self.last_seq {
+                    return false;
+                }
+                self.jobs.insert(job.id, job.clone());
+                self.last_seq = *seq;
+                self.totals = totals.clone();
+                true
+            }
+            ServerMessage::Resume { .. }
+            | ServerMessage::Reply { .. }
+            | ServerMessage::Error { .. }
+            | ServerMessage::Metrics { .. } => true,
+        }
+    }
+
+    /// The state as a snapshot (jobs oldest first), to compare with a server's.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            jobs: self.jobs.values().cloned().collect(),
+            totals: self.totals.clone(),
+        }
+    }
+}
+
+/// Terminal events remembered to drop repeats; older ones are forgotten.
+const SEEN_TERMINALS: usize = 16_384;
 
 /// One open connection to the server.
 pub struct Client {
-    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    socket: WebSocketStream<TcpStream>,
+    state: ClientState,
+    seen_terminals: BTreeSet<u64>,
+    backlog: VecDeque<ServerMessage>,
+    auto_ack: bool,
+    id_prefix: String,
+    next_id: u64,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("epoch", &self.state.epoch)
+            .field("last_seq", &self.state.last_seq)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Client {
-    /// Connects as a native client with the token from `info`.
+    /// Connects as a native client with the token from `info` and says hello (with no
+    /// state to resume).
     pub async fn connect(info: &ConnectionInfo) -> Result<Self, WsError> {
-        let handshake = Handshake {
-            token: Some(info.token.clone()),
-            ..Handshake::default()
-        };
-        Self::connect_with(&info.url, &handshake).await
+        let mut client = Self::connect_with(&info.url, &native(info)).await?;
+        client.hello(None).await?;
+        Ok(client)
     }
 
-    /// Connects with exactly the given handshake headers.
+    /// Opens a connection with exactly the given handshake and sends nothing: the
+    /// caller must send a hello (see [`Client::hello`]) within the server's deadline.
     pub async fn connect_with(url: &str, handshake: &Handshake) -> Result<Self, WsError> {
-        let mut request = url.into_client_request()?;
-        let mut protocols = PROTOCOL.to_owned();
-        if let Some(token) = &handshake.token {
-            protocols = format!("{protocols}, {TOKEN_PROTOCOL_PREFIX}{token}");
-        }
-        let headers = request.headers_mut();
-        headers.insert("sec-websocket-protocol", header_value(&protocols)?);
-        if let Some(origin) = &handshake.origin {
-            headers.insert("origin", header_value(origin)?);
-        }
-        if let Some(host) = &handshake.host {
-            headers.insert("host", header_value(host)?);
-        }
-        match tokio_tungstenite::connect_async(request).await {
-            Ok((socket, _)) => Ok(Self { socket }),
-            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(WsError::Refused {
-                status: response.status().as_u16(),
-                reason: response
-                    .body()
-                    .as_ref()
-                    .map(|body| String::from_utf8_lossy(body).into_owned())
-                    .unwrap_or_default(),
-            }),
-            Err(error) => Err(error.into()),
-        }
+        let socket = open(url, handshake).await?;
+        Ok(Self {
+            socket,
+            state: ClientState::default(),
+            seen_terminals: BTreeSet::new(),
+            backlog: VecDeque::new(),
+            auto_ack: true,
+            id_prefix: format!("{:016x}", rand::random::<u64>()),
+            next_id: 0,
+        })
+    }
+
+    /// Sends the hello; with `resume` (epoch and last applied `seq`), the server
+    /// replays what was missed when it can.
+    pub async fn hello(&mut self, resume: Option<(String, u64)>) -> Result<(), WsError> {
+        let (epoch, last_seq) = resume.map_or((None, None), |(e, s)| (Some(e), Some(s)));
+        self.send(&ClientMessage::Hello { epoch, last_seq }).await
+    }
+
+    /// Opens a new connection to `info` and resumes from this client's state: the
+    /// missed messages, or a fresh snapshot, come through [`Client::next_event`].
+    pub async fn reconnect(&mut self, info: &ConnectionInfo) -> Result<(), WsError> {
+        self.socket = open(&info.url, &native(info)).await?;
+        self.backlog.clear();
+        let resume = self.cursor();
+        self.hello(resume).await
+    }
+
+    /// The epoch and last applied `seq`, once the client has a state.
+    pub fn cursor(&self) -> Option<(String, u64)> {
+        self.state
+            .epoch
+            .clone()
+            .map(|epoch| (epoch, self.state.last_seq))
+    }
+
+    /// What the client knows of the server's state.
+    pub fn state(&self) -> &ClientState {
+        &self.state
+    }
+
+    /// Whether [`Client::next_event`] acknowledges terminal events (the default); tests
+    /// turn it off to see them sent again.
+    pub fn set_auto_ack(&mut self, on: bool) {
+        self.auto_ack = on;
     }
 
     /// Sends one message.
@@ -78,7 +199,7 @@ impl Client {
         Ok(())
     }
 
-    /// Waits for the next server message.
+    /// Waits for the next server message as it arrives: no state, no acks, no dedupe.
     pub async fn next_message(&mut self) -> Result<ServerMessage, WsError> {
         loop {
             match self.socket.next().await {
@@ -95,6 +216,100 @@ impl Client {
         }
     }
 
+    /// Waits for the next new server message: applies it to the state, acknowledges
+    /// it if it is a terminal event, and skips messages already applied (a replayed or
+    /// resent `seq`), so each event is seen once.
+    pub async fn next_event(&mut self) -> Result<ServerMessage, WsError> {
+        if let Some(message) = self.backlog.pop_front() {
+            return Ok(message);
+        }
+        loop {
+            let message = self.next_message().await?;
+            if let Some(message) = self.take(message).await? {
+                return Ok(message);
+            }
+        }
+    }
+
+    async fn take(&mut self, message: ServerMessage) -> Result<Option<ServerMessage>, WsError> {
+        if message.needs_ack() {
+            let seq = message.seq();
+            if self.auto_ack {
+                self.send(&ClientMessage::Ack { seq }).await?;
+            }
+            let fresh = self.seen_terminals.insert(seq);
+            if self.seen_terminals.len() > SEEN_TERMINALS {
+                self.seen_terminals.pop_first();
+            }
+            // A terminal event resent after a snapshot is new to this client even
+            // though the snapshot already holds its state.
+            self.state.apply(&message);
+            return Ok(fresh.then_some(message));
+        }
+        Ok(self.state.apply(&message).then_some(message))
+    }
+
+    /// Sends a command with a fresh id and waits for its reply. Other messages that
+    /// arrive meanwhile are applied and kept for [`Client::next_event`].
+    pub async fn command(&mut self, command: Command) -> Result<CommandResult, WsError> {
+        self.next_id += 1;
+        let id = format!("{}-{}", self.id_prefix, self.next_id);
+        self.command_with_id(&id, command).await
+    }
+
+    /// Sends a command with the given id (resend an id to retry a command safely: it
+    /// has its effect once) and waits for its reply.
+    pub async fn command_with_id(
+        &mut self,
+        id: &str,
+        command: Command,
+    ) -> Result<CommandResult, WsError> {
+        self.send(&ClientMessage::Command {
+            id: id.to_owned(),
+            command,
+        })
+        .await?;
+        loop {
+            let message = self.next_message().await?;
+            match message {
+                ServerMessage::Reply {
+                    id: answered,
+                    result,
+                    error,
+                    ..
+                } if answered == id => {
+                    return match (result, error) {
+                        (_, Some(error)) => Err(WsError::Command {
+                            code: error.code,
+                            message: error.message,
+                        }),
+                        (Some(result), None) => Ok(result),
+                        (None, None) => Err(WsError::Closed(Some(
+                            "the server answered without a result".to_owned(),
+                        ))),
+                    };
+                }
+                other => {
+                    if let Some(kept) = self.take(other).await? {
+                        self.backlog.push_back(kept);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Closes the connection but keeps the client's state, to [`Client::reconnect`]
+    /// later and resume where it left off.
+    pub async fn disconnect(&mut self) -> Result<(), WsError> {
+        self.socket.close(None).await?;
+        while let Some(frame) = self.socket.next().await {
+            if frame.is_err() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// Closes the connection cleanly (close frame, then waits for the server's).
     pub async fn close(mut self) -> Result<(), WsError> {
         self.socket.close(None).await?;
@@ -104,6 +319,86 @@ impl Client {
             }
         }
         Ok(())
+    }
+}
+
+fn native(info: &ConnectionInfo) -> Handshake {
+    Handshake {
+        token: Some(info.token.clone()),
+        ..Handshake::default()
+    }
+}
+
+/// True for the host names a plain `ws://` URL may name.
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+async fn open(url: &str, handshake: &Handshake) -> Result<WebSocketStream<TcpStream>, WsError> {
+    let mut request = url.into_client_request()?;
+    let uri = request.uri().clone();
+    let host = uri.host().unwrap_or_default().to_owned();
+    if uri.scheme_str() != Some("ws") || !is_loopback(&host) {
+        return Err(WsError::NotLoopback(url.to_owned()));
+    }
+    let port = uri.port_u16().unwrap_or(80);
+    let mut protocols = PROTOCOL.to_owned();
+    if let Some(token) = &handshake.token {
+        protocols = format!("{protocols}, {TOKEN_PROTOCOL_PREFIX}{token}");
+    }
+    let headers = request.headers_mut();
+    headers.insert("sec-websocket-protocol", header_value(&protocols)?);
+    if let Some(origin) = &handshake.origin {
+        headers.insert("origin", header_value(origin)?);
+    }
+    if let Some(host) = &handshake.host {
+        headers.insert("host", header_value(host)?);
+    }
+    let connect_host = host.trim_start_matches('[').trim_end_matches(']');
+    let addr = if connect_host.eq_ignore_ascii_case("localhost") {
+        std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, port))
+    } else {
+        std::net::SocketAddr::new(
+            connect_host
+                .parse()
+                .map_err(|_| WsError::NotLoopback(url.to_owned()))?,
+            port,
+        )
+    };
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()
+    } else {
+        tokio::net::TcpSocket::new_v6()
+    }
+    .map_err(|e| WsError::Connection(e.into()))?;
+    if let Some(size) = handshake.receive_buffer_size {
+        socket
+            .set_recv_buffer_size(size)
+            .map_err(|e| WsError::Connection(e.into()))?;
+    }
+    let stream = socket
+        .connect(addr)
+        .await
+        .map_err(|e| WsError::Connection(e.into()))?;
+    let _ = stream.set_nodelay(true);
+    let config = WebSocketConfig::default()
+        .read_buffer_size(16 * 1024)
+        .write_buffer_size(0);
+    match tokio_tungstenite::client_async_with_config(request, stream, Some(config)).await {
+        Ok((socket, _)) => Ok(socket),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(WsError::Refused {
+            status: response.status().as_u16(),
+            reason: response
+                .body()
+                .as_ref()
+                .map(|body| String::from_utf8_lossy(body).into_owned())
+                .unwrap_or_default(),
+        }),
+        Err(error) => Err(error.into()),
     }
 }
 

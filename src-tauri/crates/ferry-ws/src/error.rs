@@ -41,4 +41,19 @@ pub enum WsError {
     /// No answer came in time.
     #[error("timed out waiting for {0}")]
     Timeout(&'static str),
+    /// The engine behind a headless server could not start.
+    #[error("the upload engine could not start: {0}")]
+    Engine(#[from] ferry_core::CoreError),
+    /// A plain `ws://` URL named a host other than this machine. Loopback traffic never
+    /// leaves the machine; anything else would travel unencrypted.
+    #[error("refusing to connect to {0} without encryption: the local progress socket is only reachable on 127.0.0.1, localhost or [::1]")]
+    NotLoopback(String),
+    /// The server answered a command with an error.
+    #[error("the command failed ({code:?}): {message}")]
+    Command {
+        /// The protocol's error code.
+        code: crate::protocol::ErrorCode,
+        /// The server's words.
+        message: String,
+    },
 }

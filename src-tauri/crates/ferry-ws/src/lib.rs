@@ -3,18 +3,31 @@
 //!
 //! Any web page the user visits can open `ws://127.0.0.1:PORT`, so the server checks a
 //! per-launch token, the Origin and the Host in the handshake, before a socket exists.
+//! `docs/protocol.md` describes the protocol, its limits and its threat model.
+//!
+//! To run the engine and the server without a window (a command-line `serve`, say),
+//! use [`Headless::start`].
 
 pub mod access;
+pub mod backend;
 pub mod client;
 pub mod connection_file;
 pub mod error;
-pub mod hub;
+pub mod headless;
+mod hub;
+mod metrics;
+mod outbox;
 pub mod protocol;
+mod rate;
 pub mod server;
 pub mod token;
 
-pub use client::{Client, Handshake};
+pub use backend::Backend;
+pub use client::{Client, ClientState, Handshake};
 pub use error::WsError;
-pub use protocol::{ClientMessage, Command, CommandResult, ConnectionInfo, ServerMessage};
+pub use headless::Headless;
+pub use protocol::{
+    ClientMessage, Command, CommandResult, ConnectionInfo, Limits, MetricsSnapshot, ServerMessage,
+};
 pub use server::{Server, ServerConfig};
 pub use token::Token;

@@ -32,6 +32,24 @@ pub enum ServerMessage {
         server_version: String,
         /// Every job and the queue totals at the moment of connection.
         snapshot: Snapshot,
+        /// The limits and timings this server applies to every connection.
+        limits: Limits,
+    },
+    /// Answers a `hello` that named a `last_seq` this server can still replay: the
+    /// messages the client missed follow, with their original `seq`, then live ones.
+    /// The client keeps its state; nothing is replaced.
+    Resume {
+        /// The server's latest sequence number: the client is up to date once it has
+        /// applied the replayed messages, which all carry a `seq` up to this one.
+        #[ts(type = "number")]
+        seq: u64,
+        /// The epoch, the same as the client's.
+        epoch: String,
+        /// The `last_seq` the client sent; replayed messages start after it.
+        #[ts(type = "number")]
+        from_seq: u64,
+        /// The limits and timings this server applies to every connection.
+        limits: Limits,
     },
     /// Latest progress of one job (later values replace earlier ones).
     Progress {
@@ -74,6 +92,14 @@ pub enum ServerMessage {
         /// What went wrong.
         error: ProtocolError,
     },
+    /// The server's counters, in answer to a `metrics` request.
+    Metrics {
+        /// Sequence number of this message.
+        #[ts(type = "number")]
+        seq: u64,
+        /// The counters.
+        metrics: MetricsSnapshot,
+    },
 }
 
 impl ServerMessage {
@@ -81,11 +107,20 @@ impl ServerMessage {
     pub fn seq(&self) -> u64 {
         match self {
             Self::Welcome { seq, .. }
+            | Self::Resume { seq, .. }
             | Self::Progress { seq, .. }
             | Self::Job { seq, .. }
             | Self::Reply { seq, .. }
-            | Self::Error { seq, .. } => *seq,
+            | Self::Error { seq, .. }
+            | Self::Metrics { seq, .. } => *seq,
         }
+    }
+
+    /// True for the messages a client must acknowledge with an `ack` naming their
+    /// `seq`: a job reaching `done`, `failed` or `cancelled`. Unacknowledged ones are
+    /// sent again, with the same `seq`, until they are acknowledged.
+    pub fn needs_ack(&self) -> bool {
+        matches!(self, Self::Job { job, .. } if job.status.is_terminal())
     }
 }
 
@@ -93,13 +128,38 @@ impl ServerMessage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMessage {
+    /// The first message on every connection, due within the hello deadline. A client
+    /// that was connected before names the last `seq` it applied and its `epoch`, so
+    /// the server can replay what it missed instead of sending a whole snapshot.
+    Hello {
+        /// The epoch of the state the client holds, if any.
+        #[serde(default)]
+        #[ts(optional)]
+        epoch: Option<String>,
+        /// The `seq` of the last message the client applied, if any.
+        #[serde(default)]
+        #[ts(optional, type = "number")]
+        last_seq: Option<u64>,
+    },
     /// Asks the engine to do something; answered by a `reply` with the same `id`.
+    /// Sending the same `id` again (after a reconnect, say) does not repeat the effect:
+    /// the server answers with the reply of the first.
     Command {
-        /// Chosen by the client, unique per command, echoed in the reply.
+        /// Chosen by the client, unique per command across clients (use a random
+        /// prefix), echoed in the reply; 1 to 128 characters.
         id: String,
         /// What to do.
         command: Command,
     },
+    /// Acknowledges the message with this `seq` (a job that reached `done`, `failed`
+    /// or `cancelled`), so the server stops sending it again.
+    Ack {
+        /// The acknowledged message's `seq`.
+        #[ts(type = "number")]
+        seq: u64,
+    },
+    /// Asks for the server's counters; answered by a `metrics` message.
+    Metrics,
     /// Keeps an idle connection visibly alive from the client's side.
     Ping,
 }
@@ -166,15 +226,126 @@ pub struct ProtocolError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
-    /// The message was not valid JSON or not a known message shape.
+    /// The message was not valid JSON, not a known message type, or a field had the
+    /// wrong type; the message says which.
     InvalidData,
     /// The message was larger than the server accepts.
     MessageTooLarge,
+    /// The first message on a connection must be a `hello`.
+    HelloRequired,
+    /// A command reused the `id` of an earlier, different command.
+    IdReused,
     /// The command named a job that does not exist.
     UnknownJob,
     /// The command was understood but the engine could not carry it out.
     CommandFailed,
 }
+
+/// The limits and timings one server applies, sent in `welcome` and `resume` so a
+/// client can pace itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Limits {
+    /// Largest message a client may send, in bytes (larger ones close with 1009).
+    pub max_message_bytes: u32,
+    /// Inbound messages per second a client may keep up (more close with 4429).
+    pub max_messages_per_sec: u32,
+    /// Inbound messages a client may send in one burst above that rate.
+    pub message_burst: u32,
+    /// Progress updates per second, per job, this client receives at most.
+    pub progress_per_sec: u32,
+    /// Milliseconds before an unacknowledged terminal event is sent again.
+    pub ack_timeout_ms: u32,
+    /// Milliseconds between the server's pings; two unanswered ones close the socket.
+    pub ping_interval_ms: u32,
+    /// Invalid messages in a row that close the connection with 1008.
+    pub max_invalid_in_a_row: u32,
+}
+
+/// The server's counters since it started.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct MetricsSnapshot {
+    /// Connections open now (past the handshake).
+    #[ts(type = "number")]
+    pub connections_open: u64,
+    /// Connections accepted since the start.
+    #[ts(type = "number")]
+    pub connections_total: u64,
+    /// Upgrade requests refused (token, Origin, Host, connection limit).
+    #[ts(type = "number")]
+    pub refused: u64,
+    /// Tasks the server runs now: connections and commands in progress.
+    #[ts(type = "number")]
+    pub tasks: u64,
+    /// Messages received from clients.
+    #[ts(type = "number")]
+    pub messages_in: u64,
+    /// Messages sent to clients.
+    #[ts(type = "number")]
+    pub messages_out: u64,
+    /// Bytes of message payload received.
+    #[ts(type = "number")]
+    pub bytes_in: u64,
+    /// Bytes of message payload sent.
+    #[ts(type = "number")]
+    pub bytes_out: u64,
+    /// Progress updates replaced by a newer one before they were sent.
+    #[ts(type = "number")]
+    pub coalesced: u64,
+    /// Times a client fell further behind than its queue holds.
+    #[ts(type = "number")]
+    pub lagged: u64,
+    /// Fresh snapshots sent to clients that lagged.
+    #[ts(type = "number")]
+    pub resynced: u64,
+    /// Terminal events sent again because they were not acknowledged in time.
+    #[ts(type = "number")]
+    pub resent: u64,
+    /// Connections closed because a write did not finish in time or a ping went
+    /// unanswered.
+    #[ts(type = "number")]
+    pub closed_slow: u64,
+    /// Connections closed for breaking a limit (size, rate, invalid data, deadlines).
+    #[ts(type = "number")]
+    pub closed_limit: u64,
+}
+
+/// Close codes the server uses, besides the standard 1000 (normal) and 1001 (going
+/// away).
+pub mod close_code {
+    /// Repeated invalid messages (policy violation).
+    pub const INVALID_DATA: u16 = 1008;
+    /// A message larger than the limit.
+    pub const TOO_LARGE: u16 = 1009;
+    /// Too many connections; try again later.
+    pub const TRY_AGAIN_LATER: u16 = 1013;
+    /// A deadline passed: no `hello` in time, or pings went unanswered.
+    pub const TIMEOUT: u16 = 4408;
+    /// Messages arrived faster than the rate limit.
+    pub const RATE_LIMITED: u16 = 4429;
+}
+
+/// Reads one text frame from a client. Never panics, whatever the input; an error
+/// says what was wrong in words meant for the client's developer.
+pub fn decode_client_message(text: &str) -> Result<ClientMessage, ProtocolError> {
+    let message: ClientMessage = serde_json::from_str(text).map_err(|error| ProtocolError {
+        code: ErrorCode::InvalidData,
+        message: format!("the message is not a valid ferry.v1 message: {error}"),
+    })?;
+    if let ClientMessage::Command { id, .. } = &message {
+        if id.is_empty() || id.chars().count() > MAX_COMMAND_ID_CHARS {
+            return Err(ProtocolError {
+                code: ErrorCode::InvalidData,
+                message: format!(
+                    "the message is not a valid ferry.v1 message: a command id must be 1 to {MAX_COMMAND_ID_CHARS} characters"
+                ),
+            });
+        }
+    }
+    Ok(message)
+}
+
+/// Longest command `id` accepted, in characters.
+pub const MAX_COMMAND_ID_CHARS: usize = 128;
 
 /// How a client reaches the server: given to the webview by a Tauri command and written
 /// to the connection file for native clients.
@@ -203,6 +374,8 @@ pub fn typescript_declarations() -> String {
         decl::<EngineEvent>(),
         decl::<ErrorCode>(),
         decl::<ProtocolError>(),
+        decl::<Limits>(),
+        decl::<MetricsSnapshot>(),
         decl::<CommandResult>(),
         decl::<Command>(),
         decl::<ClientMessage>(),

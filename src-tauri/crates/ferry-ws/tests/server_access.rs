@@ -10,6 +10,7 @@ fn handshake(token: Option<&str>, origin: Option<&str>, host: Option<&str>) -> H
         token: token.map(str::to_owned),
         origin: origin.map(str::to_owned),
         host: host.map(str::to_owned),
+        ..Handshake::default()
     }
 }
 
@@ -91,6 +92,7 @@ async fn the_webview_origin_with_the_token_is_welcomed_with_a_snapshot() {
         )
         .await
         .unwrap();
+        client.hello(None).await.unwrap();
         match expect_welcome(&mut client).await {
             ServerMessage::Welcome {
                 protocol, snapshot, ..

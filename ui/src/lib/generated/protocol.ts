@@ -220,7 +220,7 @@ totals: QueueTotals, };
 /**
  * The stable error codes of the protocol.
  */
-export type ErrorCode = "invalid_data" | "message_too_large" | "unknown_job" | "command_failed";
+export type ErrorCode = "invalid_data" | "message_too_large" | "hello_required" | "id_reused" | "unknown_job" | "command_failed";
 
 /**
  * Why a message or a command failed.
@@ -234,6 +234,102 @@ code: ErrorCode,
  * Words meant for a person: what was wrong and what to do.
  */
 message: string, };
+
+/**
+ * The limits and timings one server applies, sent in `welcome` and `resume` so a
+ * client can pace itself.
+ */
+export type Limits = { 
+/**
+ * Largest message a client may send, in bytes (larger ones close with 1009).
+ */
+max_message_bytes: number, 
+/**
+ * Inbound messages per second a client may keep up (more close with 4429).
+ */
+max_messages_per_sec: number, 
+/**
+ * Inbound messages a client may send in one burst above that rate.
+ */
+message_burst: number, 
+/**
+ * Progress updates per second, per job, this client receives at most.
+ */
+progress_per_sec: number, 
+/**
+ * Milliseconds before an unacknowledged terminal event is sent again.
+ */
+ack_timeout_ms: number, 
+/**
+ * Milliseconds between the server's pings; two unanswered ones close the socket.
+ */
+ping_interval_ms: number, 
+/**
+ * Invalid messages in a row that close the connection with 1008.
+ */
+max_invalid_in_a_row: number, };
+
+/**
+ * The server's counters since it started.
+ */
+export type MetricsSnapshot = { 
+/**
+ * Connections open now (past the handshake).
+ */
+connections_open: number, 
+/**
+ * Connections accepted since the start.
+ */
+connections_total: number, 
+/**
+ * Upgrade requests refused (token, Origin, Host, connection limit).
+ */
+refused: number, 
+/**
+ * Tasks the server runs now: connections and commands in progress.
+ */
+tasks: number, 
+/**
+ * Messages received from clients.
+ */
+messages_in: number, 
+/**
+ * Messages sent to clients.
+ */
+messages_out: number, 
+/**
+ * Bytes of message payload received.
+ */
+bytes_in: number, 
+/**
+ * Bytes of message payload sent.
+ */
+bytes_out: number, 
+/**
+ * Progress updates replaced by a newer one before they were sent.
+ */
+coalesced: number, 
+/**
+ * Times a client fell further behind than its queue holds.
+ */
+lagged: number, 
+/**
+ * Fresh snapshots sent to clients that lagged.
+ */
+resynced: number, 
+/**
+ * Terminal events sent again because they were not acknowledged in time.
+ */
+resent: number, 
+/**
+ * Connections closed because a write did not finish in time or a ping went
+ * unanswered.
+ */
+closed_slow: number, 
+/**
+ * Connections closed for breaking a limit (size, rate, invalid data, deadlines).
+ */
+closed_limit: number, };
 
 /**
  * What a successful command did.
@@ -276,15 +372,28 @@ job_id: JobId, };
 /**
  * A message from a client.
  */
-export type ClientMessage = { "type": "command", 
+export type ClientMessage = { "type": "hello", 
 /**
- * Chosen by the client, unique per command, echoed in the reply.
+ * The epoch of the state the client holds, if any.
+ */
+epoch?: string, 
+/**
+ * The `seq` of the last message the client applied, if any.
+ */
+last_seq?: number, } | { "type": "command", 
+/**
+ * Chosen by the client, unique per command across clients (use a random
+ * prefix), echoed in the reply; 1 to 128 characters.
  */
 id: string, 
 /**
  * What to do.
  */
-command: Command, } | { "type": "ping" };
+command: Command, } | { "type": "ack", 
+/**
+ * The acknowledged message's `seq`.
+ */
+seq: number, } | { "type": "metrics" } | { "type": "ping" };
 
 /**
  * A message from the server. Every one carries `seq`, increasing by one per message
@@ -310,7 +419,28 @@ server_version: string,
 /**
  * Every job and the queue totals at the moment of connection.
  */
-snapshot: Snapshot, } | { "type": "progress", 
+snapshot: Snapshot, 
+/**
+ * The limits and timings this server applies to every connection.
+ */
+limits: Limits, } | { "type": "resume", 
+/**
+ * The server's latest sequence number: the client is up to date once it has
+ * applied the replayed messages, which all carry a `seq` up to this one.
+ */
+seq: number, 
+/**
+ * The epoch, the same as the client's.
+ */
+epoch: string, 
+/**
+ * The `last_seq` the client sent; replayed messages start after it.
+ */
+from_seq: number, 
+/**
+ * The limits and timings this server applies to every connection.
+ */
+limits: Limits, } | { "type": "progress", 
 /**
  * Sequence number of this message.
  */
@@ -358,7 +488,15 @@ seq: number,
 /**
  * What went wrong.
  */
-error: ProtocolError, };
+error: ProtocolError, } | { "type": "metrics", 
+/**
+ * Sequence number of this message.
+ */
+seq: number, 
+/**
+ * The counters.
+ */
+metrics: MetricsSnapshot, };
 
 /**
  * How a client reaches the server: given to the webview by a Tauri command and written

@@ -1,4 +1,4 @@
-import type { JobProgress, JobStatus, JobView, QueueTotals, ServerMessage } from '../generated/protocol';
+import type { JobProgress, JobStatus, JobView, Limits, QueueTotals, ServerMessage } from '../generated/protocol';
 import { emptyTotals } from '../store';
 
 export function progress(jobId: number, overrides: Partial<JobProgress> = {}): JobProgress {
@@ -27,6 +27,16 @@ export function totals(overrides: Partial<QueueTotals> = {}): QueueTotals {
   return { ...emptyTotals, ...overrides };
 }
 
+export const limits: Limits = {
+  max_message_bytes: 65536,
+  max_messages_per_sec: 50,
+  message_burst: 100,
+  progress_per_sec: 20,
+  ack_timeout_ms: 10000,
+  ping_interval_ms: 15000,
+  max_invalid_in_a_row: 5,
+};
+
 export function welcome(seq: number, epoch: string, jobs: JobView[], queueTotals: QueueTotals = totals()): ServerMessage {
   return {
     type: 'welcome',
@@ -35,6 +45,7 @@ export function welcome(seq: number, epoch: string, jobs: JobView[], queueTotals
     protocol: 'ferry.v1',
     server_version: '0.1.0',
     snapshot: { jobs, totals: queueTotals },
+    limits,
   };
 }
 

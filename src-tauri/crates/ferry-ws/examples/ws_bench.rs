@@ -1,0 +1,419 @@
+//! Benchmark of the progress server on loopback (a program, not a test):
+//!
+//! - fan-out: progress of 100 concurrent jobs to 1, 10, 100 and 1,000 clients:
+//!   deliveries per second, p50/p99 latency from event to client, CPU seconds, and
+//!   whether every terminal event reached every client;
+//! - memory per idle connection (server side: the clients run in a child process);
+//! - connection time (TCP connect to welcome) and reconnection time after a restart;
+//! - upload throughput of the real engine (local-folder destination) with 50 clients
+//!   watching, against none, as a ratio.
+//!
+//! `cargo run --release -p ferry-ws --example ws_bench` (or `scripts/bench-ws.sh`).
+
+#![allow(missing_docs, clippy::too_many_lines)]
+
+use ferry_core::{
+    EngineConfig, EngineEvent, JobId, JobProgress, JobStatus, JobView, LocalFolderDestination,
+    QueueTotals, Snapshot,
+};
+use ferry_ws::backend::CommandFuture;
+use ferry_ws::{Backend, Client, Command, Headless, Server, ServerConfig, ServerMessage};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::broadcast;
+
+static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
+fn now_us() -> f64 {
+    START.get_or_init(Instant::now).elapsed().as_secs_f64() * 1e6
+}
+
+struct Feed {
+    state: Mutex<Snapshot>,
+    events: broadcast::Sender<EngineEvent>,
+}
+
+impl Backend for Feed {
+    fn subscribe_with_snapshot(&self) -> (Snapshot, broadcast::Receiver<EngineEvent>) {
+        let state = self.state.lock().unwrap();
+        (state.clone(), self.events.subscribe())
+    }
+    fn run(&self, _command: Command) -> CommandFuture<'_> {
+        Box::pin(async {
+            Err(ferry_ws::protocol::ProtocolError {
+                code: ferry_ws::protocol::ErrorCode::CommandFailed,
+                message: "benchmark backend".into(),
+            })
+        })
+    }
+}
+
+fn view(id: i64, status: JobStatus) -> JobView {
+    JobView {
+        id: JobId(id),
+        path: format!("/bench/file-{id}.bin"),
+        name: format!("file-{id}.bin"),
+        size: 1 << 30,
+        status,
+        progress: progress(id, status, 0),
+        mime: None,
+        hash: None,
+        remote: None,
+        error: None,
+        created_at_ms: 0,
+    }
+}
+
+fn progress(id: i64, status: JobStatus, current: u64) -> JobProgress {
+    JobProgress {
+        job_id: JobId(id),
+        status,
+        current,
+        total: 1 << 30,
+        // The benchmark carries the emit time here to measure latency.
+        speed: now_us(),
+        eta_secs: None,
+    }
+}
+
+impl Feed {
+    fn new() -> Arc<Self> {
+        let mut snapshot = Snapshot::default();
+        for id in 1..=100 {
+            snapshot.jobs.push(view(id, JobStatus::Uploading));
+        }
+        Arc::new(Self {
+            state: Mutex::new(snapshot),
+            events: broadcast::channel(1 << 16).0,
+        })
+    }
+    fn emit(&self, event: EngineEvent) {
+        let _guard = self.state.lock().unwrap();
+        let _ = self.events.send(event);
+    }
+}
+
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0
+}
+
+fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    statm
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse::<u64>()
+        .unwrap()
+        * 4096
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+async fn fanout(clients: usize, seconds: u64) {
+    let feed = Feed::new();
+    let server = Server::start_with_backend(
+        feed.clone(),
+        ServerConfig {
+            max_connections: clients + 16,
+            max_pending_handshakes: clients + 16,
+            client_queue: 4096,
+            progress_per_sec: std::env::var("BENCH_PROGRESS_PER_SEC")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(20),
+            ..ServerConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let info = server.connection_info().clone();
+    let latencies = Arc::new(Mutex::new(Vec::<f64>::new()));
+    let delivered = Arc::new(AtomicU64::new(0));
+    let terminals = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let mut client = loop {
+            match Client::connect(&info).await {
+                Ok(client) => break client,
+                Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+            }
+        };
+        client.next_event().await.unwrap();
+        let latencies = latencies.clone();
+        let delivered = delivered.clone();
+        let terminals = terminals.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            let mut done = 0;
+            while done < 100 {
+                match client.next_event().await {
+                    Ok(ServerMessage::Progress { progress, .. }) => {
+                        delivered.fetch_add(1, Ordering::Relaxed);
+                        mine.push(now_us() - progress.speed);
+                    }
+                    Ok(ServerMessage::Job { job, .. }) if job.status == JobStatus::Done => {
+                        delivered.fetch_add(1, Ordering::Relaxed);
+                        done += 1;
+                    }
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+            terminals.fetch_add(done, Ordering::Relaxed);
+            latencies.lock().unwrap().extend(mine);
+        }));
+    }
+    let cpu0 = cpu_seconds();
+    let t0 = Instant::now();
+    // 100 independent jobs, each reporting every 50 ms as the engine does by default,
+    // spread over the interval: 2,000 events a second into the hub, 2 every millisecond.
+    let mut tick = tokio::time::interval(Duration::from_millis(1));
+    let mut step = 0u64;
+    while t0.elapsed() < Duration::from_secs(seconds) {
+        tick.tick().await;
+        step += 1;
+        for n in 0..2 {
+            let id = i64::try_from((step * 2 + n) % 100 + 1).unwrap_or(1);
+            feed.emit(EngineEvent::Progress {
+                progress: progress(id, JobStatus::Uploading, step * 1000),
+                totals: QueueTotals::default(),
+            });
+        }
+    }
+    for id in 1..=100 {
+        feed.emit(EngineEvent::Job {
+            job: view(id, JobStatus::Done),
+            totals: QueueTotals::default(),
+        });
+    }
+    for task in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
+    }
+    let elapsed = t0.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu0;
+    let mut lat = latencies.lock().unwrap().clone();
+    lat.sort_by(f64::total_cmp);
+    let lost = (clients as u64 * 100).saturating_sub(terminals.load(Ordering::Relaxed));
+    println!(
+        "| {clients} | {:.0} | {:.2} | {:.2} | {:.1} | {lost} |",
+        delivered.load(Ordering::Relaxed) as f64 / elapsed,
+        percentile(&lat, 0.50) / 1000.0,
+        percentile(&lat, 0.99) / 1000.0,
+        cpu,
+    );
+    server.shutdown().await;
+}
+
+async fn idle_memory(n: usize) {
+    let feed = Feed::new();
+    let server = Server::start_with_backend(
+        feed,
+        ServerConfig {
+            max_connections: n + 16,
+            max_pending_handshakes: n + 16,
+            ..ServerConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let info = server.connection_info();
+    // Warm the server up with a few connections, then measure only its side.
+    for _ in 0..20 {
+        let mut c = Client::connect(info).await.unwrap();
+        c.next_event().await.unwrap();
+        c.close().await.unwrap();
+    }
+    let before = rss_bytes();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["idle-clients", &info.url, &info.token, &n.to_string()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut watch = server.watch_connections();
+    watch.wait_for(|open| *open == n as u64).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let per = (rss_bytes().saturating_sub(before)) as f64 / n as f64;
+    println!(
+        "memory per idle connection (server side, {n} connections): {:.1} KiB",
+        per / 1024.0
+    );
+    drop(child.stdin.take());
+    let _ = child.wait();
+    server.shutdown().await;
+}
+
+async fn idle_clients(url: String, token: String, n: usize) {
+    let info = ferry_ws::ConnectionInfo { url, token, pid: 0 };
+    let mut clients = Vec::new();
+    for _ in 0..n {
+        let mut c = Client::connect(&info).await.unwrap();
+        c.next_event().await.unwrap();
+        clients.push(c);
+    }
+    // Hold them until the parent closes stdin.
+    let _ = tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+    })
+    .await;
+}
+
+async fn connection_times() {
+    let feed = Feed::new();
+    let server = Server::start_with_backend(feed.clone(), ServerConfig::default())
+        .await
+        .unwrap();
+    let info = server.connection_info().clone();
+    let mut times = Vec::new();
+    for _ in 0..300 {
+        let t = Instant::now();
+        let mut c = Client::connect(&info).await.unwrap();
+        c.next_event().await.unwrap();
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        c.close().await.unwrap();
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "connection time (TCP connect to welcome, 100 jobs in the snapshot): p50 {:.2} ms, p99 {:.2} ms",
+        percentile(&times, 0.5),
+        percentile(&times, 0.99)
+    );
+    // Reconnection after a restart: from the new server's start to the welcome.
+    let mut client = Client::connect(&info).await.unwrap();
+    client.next_event().await.unwrap();
+    let mut restarts = Vec::new();
+    let mut server = server;
+    for _ in 0..20 {
+        server.shutdown().await;
+        let _ = client.next_event().await; // the 1001 close
+        let t = Instant::now();
+        server = Server::start_with_backend(feed.clone(), ServerConfig::default())
+            .await
+            .unwrap();
+        client.reconnect(server.connection_info()).await.unwrap();
+        loop {
+            if let ServerMessage::Welcome { .. } = client.next_event().await.unwrap() {
+                break;
+            }
+        }
+        restarts.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    restarts.sort_by(f64::total_cmp);
+    println!(
+        "reconnection after a server restart (start to welcome in the new epoch): p50 {:.2} ms, p99 {:.2} ms",
+        percentile(&restarts, 0.5),
+        percentile(&restarts, 0.99)
+    );
+    server.shutdown().await;
+}
+
+async fn upload_run(watchers: usize, files: usize, size: usize) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let sources = dir.path().join("sources");
+    std::fs::create_dir_all(&sources).unwrap();
+    let bytes: Vec<u8> = (0..size).map(|i| (i * 31 % 251) as u8).collect();
+    let paths: Vec<_> = (0..files)
+        .map(|n| {
+            let p = sources.join(format!("f{n}.bin"));
+            std::fs::write(&p, &bytes).unwrap();
+            p
+        })
+        .collect();
+    let destination = Arc::new(LocalFolderDestination::new(dir.path().join("out")));
+    let headless = Headless::start(
+        EngineConfig::new(dir.path().join("data"), destination),
+        ServerConfig::default(),
+    )
+    .await
+    .unwrap();
+    let info = headless.server.connection_info().clone();
+    let mut tasks = Vec::new();
+    for _ in 0..watchers {
+        let mut c = Client::connect(&info).await.unwrap();
+        c.next_event().await.unwrap();
+        tasks.push(tokio::spawn(async move {
+            let mut done = 0;
+            while done < files {
+                match c.next_event().await {
+                    Ok(ServerMessage::Job { job, .. }) if job.status.is_terminal() => done += 1,
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+        }));
+    }
+    let mut events = headless.engine.subscribe();
+    let t = Instant::now();
+    headless.engine.enqueue(paths).await.unwrap();
+    let mut finished = 0;
+    while finished < files {
+        if let Ok(EngineEvent::Job { job, .. }) = events.recv().await {
+            if job.status.is_terminal() {
+                finished += 1;
+            }
+        }
+    }
+    let secs = t.elapsed().as_secs_f64();
+    for task in tasks {
+        let _ = task.await;
+    }
+    headless.shutdown().await;
+    (files * size) as f64 / secs / (1024.0 * 1024.0)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("idle-clients") {
+        idle_clients(args[2].clone(), args[3].clone(), args[4].parse().unwrap()).await;
+        return;
+    }
+    let _ = START.get_or_init(Instant::now);
+    // First, while the allocator holds no freed connection memory to reuse.
+    idle_memory(1000).await;
+    println!("## fan-out: 100 jobs, 2,000 progress events/s into the hub, 3 s per row");
+    println!("| clients | deliveries/s | p50 ms | p99 ms | CPU s | terminal events lost |");
+    println!("|---|---|---|---|---|---|");
+    let rows: Vec<usize> = std::env::var("BENCH_CLIENTS").ok().map_or_else(
+        || vec![1, 10, 100, 1000],
+        |v| v.split(',').filter_map(|n| n.parse().ok()).collect(),
+    );
+    for clients in rows {
+        fanout(clients, 3).await;
+    }
+    if std::env::var_os("BENCH_FANOUT_ONLY").is_some() {
+        return;
+    }
+    connection_times().await;
+    let (files, size) = (24, 16 * 1024 * 1024);
+    let mut none = Vec::new();
+    let mut fifty = Vec::new();
+    for _ in 0..3 {
+        none.push(upload_run(0, files, size).await);
+        fifty.push(upload_run(50, files, size).await);
+    }
+    none.sort_by(f64::total_cmp);
+    fifty.sort_by(f64::total_cmp);
+    println!(
+        "upload throughput ({files} x 16 MiB, local folder): no watchers {:.0} MiB/s, 50 watchers {:.0} MiB/s, ratio {:.3} (medians of 3)",
+        none[1],
+        fifty[1],
+        fifty[1] / none[1]
+    );
+}

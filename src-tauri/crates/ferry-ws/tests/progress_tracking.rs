@@ -1,0 +1,275 @@
+//! QA review, "WebSocket Server Tests / Progress Tracking": calculation accuracy, event
+//! timing, data consistency and performance impact.
+
+mod support;
+
+use ferry_core::{JobId, JobStatus};
+use ferry_ws::{Client, Handshake, ServerConfig, ServerMessage};
+use std::collections::HashMap;
+use std::time::Duration;
+use support::{expect_welcome, job_view, start_scripted, within, Fixture};
+
+/// Reads events until every job in `jobs` is done; returns the upload figures seen
+/// per job, in order.
+async fn follow(client: &mut Client, jobs: &[JobId]) -> HashMap<JobId, Vec<(u64, u64)>> {
+    let mut uploads: HashMap<JobId, Vec<(u64, u64)>> = HashMap::new();
+    loop {
+        let all_done = jobs.iter().all(|id| {
+            client
+                .state()
+                .jobs
+                .get(id)
+                .is_some_and(|job| job.status == JobStatus::Done)
+        });
+        if all_done {
+            return uploads;
+        }
+        match within("an event", client.next_event()).await.unwrap() {
+            ServerMessage::Progress { progress, .. } if progress.status == JobStatus::Uploading => {
+                uploads
+                    .entry(progress.job_id)
+                    .or_default()
+                    .push((progress.current, progress.total));
+            }
+            ServerMessage::Job { job, .. } => {
+                assert!(
+                    !matches!(job.status, JobStatus::Failed | JobStatus::Cancelled),
+                    "job ended {:?}: {:?}",
+                    job.status,
+                    job.error
+                );
+            }
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn progress_calculation_accuracy_figures_never_decrease_and_end_exactly_at_the_file_size() {
+    let fixture = Fixture::start().await;
+    let sizes = [1usize, 4095, 1024 * 1024 + 7, 3 * 1024 * 1024 + 17];
+    let sources: Vec<_> = sizes
+        .iter()
+        .enumerate()
+        .map(|(n, size)| fixture.source(&format!("file-{n}.bin"), *size))
+        .collect();
+    let mut client = fixture.client().await;
+    expect_welcome(&mut client).await;
+    let report = fixture.engine.enqueue(sources).await.unwrap();
+    let uploads = within("every job", follow(&mut client, &report.jobs)).await;
+
+    for (id, size) in report.jobs.iter().zip(sizes) {
+        let size = size as u64;
+        let figures = &uploads[id];
+        let mut previous = 0;
+        for &(current, total) in figures {
+            assert_eq!(total, size, "the upload total is not the file size");
+            assert!(
+                current >= previous,
+                "upload progress went from {previous} to {current}"
+            );
+            assert!(current <= total);
+            previous = current;
+        }
+        assert_eq!(
+            figures.last(),
+            Some(&(size, size)),
+            "the final 100% was not delivered"
+        );
+        assert_eq!(client.state().jobs[id].size, size);
+    }
+    let totals = &client.state().totals;
+    assert_eq!(totals.done, 4);
+    assert_eq!(totals.bytes_done, totals.bytes_total);
+    assert_eq!(totals.bytes_total, sizes.iter().sum::<usize>() as u64);
+}
+
+#[tokio::test(start_paused = true)]
+async fn event_timing_progress_is_coalesced_to_the_configured_rate_but_stages_and_100_percent_always_arrive(
+) {
+    let (backend, server) = start_scripted(ServerConfig {
+        progress_per_sec: 20,
+        // The paused clock runs ahead while the test waits; keep the heartbeat away.
+        ping_interval: Duration::from_secs(3600),
+        ack_timeout: Duration::from_secs(3600),
+        ..ServerConfig::default()
+    })
+    .await;
+    backend.emit_job(job_view(1, "movie.mkv", JobStatus::Hashing));
+    let mut client = Client::connect(server.connection_info()).await.unwrap();
+    expect_welcome(&mut client).await;
+
+    // 10 simulated seconds of figures every 5 ms: hashing for 5 s, uploading for 5 s.
+    let emitter = {
+        let backend = backend.clone();
+        tokio::spawn(async move {
+            for step in 0..=1000u64 {
+                let (status, current) = if step <= 500 {
+                    (JobStatus::Hashing, step * 2)
+                } else {
+                    (JobStatus::Uploading, (step - 500) * 2)
+                };
+                backend.emit_progress(1, status, current, 1000);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            backend.emit_job(job_view(1, "movie.mkv", JobStatus::Done));
+        })
+    };
+
+    let mut seen: Vec<(tokio::time::Instant, JobStatus, u64)> = Vec::new();
+    loop {
+        match within("an event", client.next_event()).await.unwrap() {
+            ServerMessage::Progress { progress, .. } => {
+                seen.push((
+                    tokio::time::Instant::now(),
+                    progress.status,
+                    progress.current,
+                ));
+            }
+            ServerMessage::Job { job, .. } if job.status == JobStatus::Done => break,
+            _ => {}
+        }
+    }
+    emitter.await.unwrap();
+
+    // Every stage's first and last figures arrived.
+    for expected in [
+        (JobStatus::Hashing, 0),
+        (JobStatus::Hashing, 1000),
+        (JobStatus::Uploading, 2),
+        (JobStatus::Uploading, 1000),
+    ] {
+        assert!(
+            seen.iter().any(|(_, s, c)| (*s, *c) == expected),
+            "{expected:?} was not delivered"
+        );
+    }
+    // In any one-second window, at most 20 coalesced figures plus the always-sent ones
+    // (each stage's first and last: 4 in all).
+    let start = seen[0].0;
+    for second in 0..11u64 {
+        let from = start + Duration::from_secs(second);
+        let to = from + Duration::from_secs(1);
+        let in_window = seen
+            .iter()
+            .filter(|(at, _, _)| *at >= from && *at < to)
+            .count();
+        assert!(
+            in_window <= 20 + 4,
+            "{in_window} progress updates within second {second}"
+        );
+    }
+    assert!(
+        seen.len() < 1001 / 2,
+        "{} of 1001 figures were sent",
+        seen.len()
+    );
+    let metrics = server.metrics();
+    assert!(metrics.coalesced > 0);
+}
+
+#[tokio::test]
+async fn data_consistency_snapshot_plus_replay_equals_the_live_state_and_the_cursor_advances() {
+    let fixture = Fixture::start_with(ServerConfig {
+        progress_per_sec: 0,
+        ..ServerConfig::default()
+    })
+    .await;
+    let info = fixture.server.connection_info().clone();
+    let mut live = fixture.client().await;
+    expect_welcome(&mut live).await;
+    let mut resumer = fixture.client().await;
+    expect_welcome(&mut resumer).await;
+
+    let first = fixture.source("first.bin", 2 * 1024 * 1024);
+    let first = fixture.engine.enqueue(vec![first]).await.unwrap().jobs;
+    // The resumer reads a few events, then drops its connection mid-stream.
+    for _ in 0..3 {
+        within("an event", resumer.next_event()).await.unwrap();
+    }
+    let (epoch, before) = resumer.cursor().unwrap();
+    follow(&mut live, &first).await;
+    let second = fixture.source("second.bin", 1024 * 1024);
+    let second = fixture.engine.enqueue(vec![second]).await.unwrap().jobs;
+    follow(&mut live, &second).await;
+
+    within("a reconnect", resumer.reconnect(&info))
+        .await
+        .unwrap();
+    match within("the resume", resumer.next_event()).await.unwrap() {
+        ServerMessage::Resume {
+            seq,
+            epoch: resumed_epoch,
+            from_seq,
+            ..
+        } => {
+            assert_eq!(resumed_epoch, epoch);
+            assert_eq!(from_seq, before);
+            assert!(seq > before);
+        }
+        other => panic!("expected a resume, got {other:?}"),
+    }
+    let mut all = first.clone();
+    all.extend(&second);
+    follow(&mut resumer, &all).await;
+
+    // A fresh client's snapshot is the server's state; both others converge on it.
+    let mut fresh = Client::connect_with(
+        &info.url,
+        &Handshake {
+            token: Some(info.token.clone()),
+            ..Handshake::default()
+        },
+    )
+    .await
+    .unwrap();
+    fresh.hello(None).await.unwrap();
+    within("the welcome", fresh.next_event()).await.unwrap();
+    let server_seq = fresh.state().last_seq;
+    for client in [&mut live, &mut resumer] {
+        while client.state().last_seq < server_seq {
+            within("an event", client.next_event()).await.unwrap();
+        }
+        assert_eq!(client.state().snapshot(), fresh.state().snapshot());
+        assert_eq!(
+            client.state().last_seq,
+            server_seq,
+            "the cursor did not advance"
+        );
+    }
+}
+
+#[tokio::test]
+async fn performance_impact_a_client_that_stops_reading_never_holds_up_the_engine() {
+    let fixture = Fixture::start_with(ServerConfig {
+        send_buffer_size: Some(4096),
+        write_timeout: Duration::from_secs(3600),
+        progress_per_sec: 0,
+        ..ServerConfig::default()
+    })
+    .await;
+    let info = fixture.server.connection_info().clone();
+    let mut stalled = Client::connect_with(
+        &info.url,
+        &Handshake {
+            token: Some(info.token.clone()),
+            receive_buffer_size: Some(4096),
+            ..Handshake::default()
+        },
+    )
+    .await
+    .unwrap();
+    stalled.hello(None).await.unwrap();
+    // The stalled client never reads again; the watcher follows everything.
+    let mut watcher = fixture.client().await;
+    expect_welcome(&mut watcher).await;
+
+    let sources: Vec<_> = (0..6)
+        .map(|n| fixture.source(&format!("load-{n}.bin"), 2 * 1024 * 1024))
+        .collect();
+    let jobs = fixture.engine.enqueue(sources).await.unwrap().jobs;
+    within("every job", follow(&mut watcher, &jobs)).await;
+    // Still connected: the engine and the watcher went on without waiting for it.
+    assert_eq!(fixture.server.metrics().connections_open, 2);
+    drop(stalled);
+}
