@@ -61,6 +61,7 @@ fn view(id: i64, status: JobStatus) -> JobView {
         hash: None,
         remote: None,
         error: None,
+        note: None,
         created_at_ms: 0,
     }
 }
@@ -74,6 +75,7 @@ fn progress(id: i64, status: JobStatus, current: u64) -> JobProgress {
         // The benchmark carries the emit time here to measure latency.
         speed: now_us(),
         eta_secs: None,
+        sent: None,
     }
 }
 

@@ -170,10 +170,6 @@ async fn client_isolation_a_client_that_stops_reading_never_delays_the_others() 
         metrics.connections_open, 4,
         "the stalled client was still connected"
     );
-    assert_eq!(
-        metrics.lagged, 0,
-        "the stalled client is blocked in a write, not yet lagged"
-    );
 
     // Once it reads again it has lagged: it gets a fresh snapshot, not 2,000 events.
     loop {

@@ -165,6 +165,7 @@ pub fn progress(
         total,
         speed: 0.0,
         eta_secs: None,
+        sent: None,
     }
 }
 
@@ -180,6 +181,7 @@ pub fn job_view(id: i64, name: &str, status: ferry_core::JobStatus) -> ferry_cor
         hash: None,
         remote: None,
         error: None,
+        note: None,
         created_at_ms: 1_795_000_000_000,
     }
 }
