@@ -4,8 +4,15 @@
 //! folder) with the same engine as the desktop app, shows progress in the terminal (or
 //! one JSON line per update with `--json`), and exits with a code that says whether
 //! everything arrived. Unfinished uploads resume when the same command runs again.
+//!
+//! `ferry serve` runs the same engine with the progress server and no window;
+//! `ferry status [--follow]` watches any running Ferry through its connection file.
 
+mod destination;
+mod serve;
+mod signal;
 mod size;
+mod status;
 mod upload;
 
 use std::process::ExitCode;
@@ -24,6 +31,10 @@ struct Cli {
 enum Command {
     /// Upload files and folders, then exit (0: everything arrived and was verified).
     Upload(upload::UploadArgs),
+    /// Run the engine and the progress server without a window until stopped.
+    Serve(serve::ServeArgs),
+    /// Show the queue of a running Ferry (the app or `ferry serve`); `--follow` watches.
+    Status(status::StatusArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +53,8 @@ fn main() -> ExitCode {
     let code = runtime.block_on(async {
         match cli.command {
             Command::Upload(args) => upload::run(args).await,
+            Command::Serve(args) => serve::run(args).await,
+            Command::Status(args) => status::run(args).await,
         }
     });
     ExitCode::from(code)

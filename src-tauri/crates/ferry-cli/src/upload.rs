@@ -3,20 +3,17 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use ferry_core::resume::SqliteLedger;
-use ferry_core::secrets::MemorySecrets;
 use ferry_core::{
-    Destination, Engine, EngineConfig, EngineEvent, JobId, JobStatus, JobView,
-    LocalFolderDestination, QueueTotals, Snapshot, TusConfig, TusDestination,
+    Engine, EngineConfig, EngineEvent, JobId, JobStatus, JobView, QueueTotals, Snapshot,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::broadcast::error::RecvError;
-use url::Url;
 
+use crate::destination::DestinationArgs;
+use crate::signal::stop_signal;
 use crate::size::parse_size;
 
 /// Every file arrived and was verified.
@@ -34,16 +31,8 @@ pub(crate) struct UploadArgs {
     /// Files and folders to upload (folders are walked recursively).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
-    /// Where to: a tus endpoint (`http(s)://host/files/`) or a local folder.
-    #[arg(long)]
-    to: String,
-    /// Bytes per request to a tus server (`8MiB` by default; `256KiB`, `6MiB`, ...).
-    #[arg(long, value_parser = parse_size, default_value = "8MiB")]
-    chunk_size: u64,
-    /// A header sent with every request, `'Name: value'` (repeatable), for example
-    /// `'Authorization: Bearer TOKEN'`.
-    #[arg(long = "header", short = 'H')]
-    headers: Vec<String>,
+    #[command(flatten)]
+    destination: DestinationArgs,
     /// Upload rate cap for all files together, per second (`500K`, `2MiB`).
     #[arg(long, value_parser = parse_size)]
     limit_rate: Option<u64>,
@@ -53,15 +42,6 @@ pub(crate) struct UploadArgs {
     /// How many files upload at once.
     #[arg(long, default_value_t = 3)]
     concurrency: usize,
-    /// Seconds without any byte moving before a request is abandoned and retried.
-    #[arg(long, default_value_t = 30)]
-    stall_timeout: u64,
-    /// A PEM CA certificate to trust, for servers with their own certificate authority.
-    #[arg(long)]
-    ca_cert: Option<PathBuf>,
-    /// Send to this existing upload URL (made by the service) instead of creating one.
-    #[arg(long)]
-    upload_url: Option<Url>,
     /// Where the queue and resume points are kept (by default a folder per destination
     /// in the user's data folder, so running the same command again resumes).
     #[arg(long, env = "FERRY_CLI_DATA_DIR")]
@@ -81,15 +61,11 @@ pub(crate) async fn run(args: UploadArgs) -> u8 {
 
 /// Builds the destination and the engine, and enqueues what is not already queued.
 async fn start(args: &UploadArgs) -> Result<(Engine, BTreeSet<JobId>), String> {
-    let destination_id = blake3::hash(args.to.as_bytes()).to_hex()[..16].to_owned();
-    let data_dir = args.data_dir.clone().unwrap_or_else(|| {
-        dirs::data_local_dir()
-            .unwrap_or_else(std::env::temp_dir)
-            .join("ferry")
-            .join("cli")
-            .join(destination_id)
-    });
-    let destination = destination(args, &data_dir)?;
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| args.destination.default_data_dir("cli"));
+    let destination = args.destination.build(&data_dir)?;
     let mut config = EngineConfig::new(data_dir, destination);
     config.concurrency = args.concurrency.max(1);
     config.bandwidth_limit = args.limit_rate;
@@ -129,36 +105,6 @@ async fn start(args: &UploadArgs) -> Result<(Engine, BTreeSet<JobId>), String> {
     Ok((engine, watched))
 }
 
-fn destination(
-    args: &UploadArgs,
-    data_dir: &std::path::Path,
-) -> Result<Arc<dyn Destination>, String> {
-    let is_url = args.to.starts_with("http://") || args.to.starts_with("https://");
-    if !is_url {
-        return Ok(Arc::new(LocalFolderDestination::new(PathBuf::from(
-            &args.to,
-        ))));
-    }
-    let endpoint = Url::parse(&args.to).map_err(|e| format!("`{}` is not a URL: {e}", args.to))?;
-    let mut config = TusConfig::new(endpoint);
-    config.chunk_size = args.chunk_size;
-    config.stall_timeout = Duration::from_secs(args.stall_timeout.max(1));
-    config.ca_certificate.clone_from(&args.ca_cert);
-    config.upload_url.clone_from(&args.upload_url);
-    for header in &args.headers {
-        let (name, value) = header
-            .split_once(':')
-            .ok_or_else(|| format!("`{header}` is not a header; write it as 'Name: value'"))?;
-        config
-            .headers
-            .push((name.trim().to_owned(), value.trim().to_owned()));
-    }
-    let ledger = SqliteLedger::open(data_dir).map_err(|e| e.to_string())?;
-    let destination = TusDestination::new(config, Arc::new(ledger), Arc::new(MemorySecrets::new()))
-        .map_err(|e| e.to_string())?;
-    Ok(Arc::new(destination))
-}
-
 /// Follows the engine until every watched job settles, or a signal stops it.
 async fn watch(engine: Engine, watched: BTreeSet<JobId>, json: bool) -> u8 {
     let (snapshot, mut events) = engine.subscribe_with_snapshot();
@@ -179,26 +125,6 @@ async fn watch(engine: Engine, watched: BTreeSet<JobId>, json: bool) -> u8 {
     };
     engine.shutdown().await;
     view.finish(interrupted)
-}
-
-/// Ctrl-C, or SIGTERM on Unix.
-async fn stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let Ok(mut term) = signal(SignalKind::terminate()) else {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }
 
 /// What the terminal shows: a bar for the whole run and a line per settled file, or
@@ -405,7 +331,7 @@ impl View {
     }
 }
 
-fn print_json(value: &impl serde::Serialize) {
+pub(crate) fn print_json(value: &impl serde::Serialize) {
     let mut out = std::io::stdout().lock();
     if serde_json::to_writer(&mut out, value).is_ok() {
         let _ = writeln!(out);

@@ -1,0 +1,81 @@
+//! `ferry serve`: the engine and the progress server without a window, for a NAS or a
+//! server. Local clients (`ferry status`, scripts, the desktop UI's protocol) find it
+//! through the connection file, enqueue files with the `enqueue` command, and watch.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use ferry_core::EngineConfig;
+use ferry_ws::{Headless, ServerConfig};
+
+use crate::destination::DestinationArgs;
+use crate::signal::stop_signal;
+use crate::size::parse_size;
+use crate::upload::{EXIT_ERROR, EXIT_OK};
+
+/// Arguments of `ferry serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    destination: DestinationArgs,
+    /// Upload rate cap for all files together, per second (`500K`, `2MiB`).
+    #[arg(long, value_parser = parse_size)]
+    limit_rate: Option<u64>,
+    /// How many files upload at once.
+    #[arg(long, default_value_t = 3)]
+    concurrency: usize,
+    /// Where the queue and resume points are kept (by default a folder per destination
+    /// in the user's data folder).
+    #[arg(long, env = "FERRY_SERVE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Where to write the connection file (address and token, readable by this user
+    /// only) that local clients read.
+    #[arg(long, env = "FERRY_CONNECTION_FILE")]
+    connection_file: Option<PathBuf>,
+}
+
+/// Runs until SIGINT or SIGTERM; returns the exit code.
+pub(crate) async fn run(args: ServeArgs) -> u8 {
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| args.destination.default_data_dir("serve"));
+    let destination = match args.destination.build(&data_dir) {
+        Ok(destination) => destination,
+        Err(message) => {
+            eprintln!("ferry: {message}");
+            return EXIT_ERROR;
+        }
+    };
+    let mut engine = EngineConfig::new(data_dir.clone(), destination);
+    engine.concurrency = args.concurrency.max(1);
+    engine.bandwidth_limit = args.limit_rate;
+    engine.progress_interval = Duration::from_millis(50);
+    let connection_file = args
+        .connection_file
+        .clone()
+        .unwrap_or_else(ferry_ws::connection_file::default_path);
+    let server = ServerConfig {
+        connection_file: Some(connection_file.clone()),
+        ..ServerConfig::default()
+    };
+    let running = match Headless::start(engine, server).await {
+        Ok(running) => running,
+        Err(e) => {
+            eprintln!("ferry: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    eprintln!(
+        "Ferry is serving uploads to {} on {} (connection file {}, data in {}). Stop with Ctrl-C.",
+        args.destination.to,
+        running.server.connection_info().url,
+        connection_file.display(),
+        data_dir.display()
+    );
+    stop_signal().await;
+    eprintln!("Stopping; unfinished uploads continue at the next start.");
+    running.shutdown().await;
+    EXIT_OK
+}
