@@ -300,21 +300,55 @@ async fn current_size(path: &Path) -> Result<(u64, Option<std::time::SystemTime>
 }
 
 /// Bytes hashed per read: large enough for BLAKE3 to spread one read over every core.
-const HASH_READ: usize = 1024 * 1024;
+const HASH_READ: usize = 4 * 1024 * 1024;
 
-/// Streams the file through BLAKE3 in chunks, reporting the bytes hashed.
+/// Streams the file through BLAKE3, reporting the bytes hashed.
+///
+/// The reading and hashing run on a blocking thread with plain reads into one buffer
+/// (one copy from the page cache, where async file reads make two), and BLAKE3 spreads
+/// each read over every core: this stage is on the critical path of every upload.
 async fn hash_file(ctx: &JobCtx, path: &Path, size: u64) -> Result<String, CoreError> {
-    let mut file = tokio::fs::File::open(path)
-        .await
-        .map_err(|e| CoreError::source_io(path, e))?;
+    let (hashed_tx, mut hashed_rx) = tokio::sync::watch::channel(0u64);
+    let cancel = ctx.cancel.clone();
+    let owned = path.to_path_buf();
+    let mut work =
+        tokio::task::spawn_blocking(move || hash_blocking(&owned, size, &cancel, &hashed_tx));
+    loop {
+        tokio::select! {
+            joined = &mut work => {
+                let hash = joined.map_err(|e| CoreError::Internal(format!("hashing stopped: {e}")))??;
+                ctx.report(size);
+                return Ok(hash);
+            }
+            changed = hashed_rx.changed() => {
+                if changed.is_ok() {
+                    ctx.report(*hashed_rx.borrow_and_update());
+                }
+            }
+        }
+    }
+}
+
+/// The blocking half of [`hash_file`].
+fn hash_blocking(
+    path: &Path,
+    size: u64,
+    cancel: &CancellationToken,
+    hashed_tx: &tokio::sync::watch::Sender<u64>,
+) -> Result<String, CoreError> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).map_err(|e| CoreError::source_io(path, e))?;
     let mut hasher = blake3::Hasher::new();
     let mut buf = vec![0u8; HASH_READ];
     let mut hashed = 0u64;
     loop {
-        let n = tokio::select! {
-            biased;
-            () = ctx.cancel.cancelled() => return Err(CoreError::Interrupted),
-            read = file.read(&mut buf) => read.map_err(|e| CoreError::source_io(path, e))?,
+        if cancel.is_cancelled() {
+            return Err(CoreError::Interrupted);
+        }
+        let n = match file.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(CoreError::source_io(path, e)),
         };
         if n == 0 {
             break;
@@ -323,10 +357,8 @@ async fn hash_file(ctx: &JobCtx, path: &Path, size: u64) -> Result<String, CoreE
         if hashed > size {
             return Err(changed(path, size, "grew"));
         }
-        // Every core hashes this read: the hashing stage is on the critical path of
-        // every upload.
         hasher.update_rayon(&buf[..n]);
-        ctx.report(hashed);
+        hashed_tx.send_replace(hashed);
     }
     if hashed != size {
         return Err(changed(path, size, "shrank"));
