@@ -29,6 +29,17 @@ afterEach(() => {
 });
 
 describe('JobRow', () => {
+  it('renders hostile file names, errors and notes as text, never as markup', () => {
+    const name = '<img src=x onerror="window.pwned=1">\u202Egpj.exe\u0007<b>bold</b>.txt';
+    const error = '<script>window.pwned=2</script> server said <i>no</i>';
+    const { row } = render(job(9, { name, status: 'failed', error, path: `/tmp/${name}` }));
+    expect(row.querySelector('img, script, b, i')).toBeNull();
+    expect(row.querySelector('.name')?.textContent).toBe(name);
+    expect(row.querySelector('[data-testid="job-status"]')?.textContent).toContain(error);
+    expect((window as unknown as { pwned?: number }).pwned).toBeUndefined();
+  });
+
+
   it('shows an uploading job with its hooks, figures and bar', () => {
     const { row } = render(
       job(7, {
