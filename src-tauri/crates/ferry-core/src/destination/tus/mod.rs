@@ -553,8 +553,9 @@ impl TusDestination {
         progress: &dyn ProgressSink,
         cancel: &CancellationToken,
     ) -> Result<reqwest::Response, Failure> {
-        // Two chunks in flight at most: memory stays flat whatever the chunk size.
-        let (tx, rx) = mpsc::channel::<Bytes>(2);
+        // A few reads in flight at most (4 MiB): memory stays flat whatever the chunk
+        // size, and the connection has data ready when the reader is scheduled late.
+        let (tx, rx) = mpsc::channel::<Bytes>(4);
         let stream = futures_util::stream::unfold(rx, |mut rx| async move {
             rx.recv()
                 .await
