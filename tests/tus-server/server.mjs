@@ -6,8 +6,9 @@
 // that started it can read the port, and nothing else to stdout afterwards. Logs go to
 // stderr. See README.md next to this file for the options.
 
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -15,7 +16,8 @@ import { FileStore } from '@tus/file-store';
 import { Server } from '@tus/server';
 
 const usage = `usage: node tests/tus-server/server.mjs --dir DIR [--port N] [--token T]
-       [--max-size BYTES] [--expiration-ms MS] [--cleanup-interval-ms MS] [--verbose]`;
+       [--max-size BYTES] [--expiration-ms MS] [--cleanup-interval-ms MS]
+       [--tls-cert PEM --tls-key PEM] [--verbose]`;
 
 let args;
 try {
@@ -27,6 +29,8 @@ try {
       'max-size': { type: 'string' },
       'expiration-ms': { type: 'string' },
       'cleanup-interval-ms': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -42,6 +46,10 @@ if (args.help) {
 }
 if (!args.dir) {
   console.error(`--dir is required\n${usage}`);
+  process.exit(2);
+}
+if ((args['tls-cert'] === undefined) !== (args['tls-key'] === undefined)) {
+  console.error(`--tls-cert and --tls-key go together\n${usage}`);
   process.exit(2);
 }
 
@@ -66,6 +74,19 @@ const directory = path.resolve(args.dir);
 // request arriving right after the ready line cannot race it.
 mkdirSync(directory, { recursive: true });
 
+/** The certificate chain and key to serve HTTPS with, or undefined for plain HTTP. */
+function tlsOptions() {
+  if (args['tls-cert'] === undefined) return undefined;
+  try {
+    return { cert: readFileSync(args['tls-cert']), key: readFileSync(args['tls-key']) };
+  } catch (error) {
+    console.error(`cannot read the TLS certificate or key: ${error.message}`);
+    process.exit(2);
+  }
+}
+const tls = tlsOptions();
+const scheme = tls ? 'https' : 'http';
+
 /** Throws the tus library's error shape, which it turns into a response. */
 function reject(status_code, body) {
   throw { status_code, body: `${body}\n` };
@@ -75,6 +96,9 @@ const tus = new Server({
   path: '/files',
   datastore: new FileStore({ directory, expirationPeriodInMilliseconds: expirationMs }),
   maxSize: maxSize || undefined,
+  // The library builds Location from the Host header and always says http unless it
+  // trusts forwarded headers; over TLS the upload URLs must stay on https.
+  generateUrl: tls ? (_req, { host, path, id }) => `https://${host}${path}/${id}` : undefined,
   // The library runs this hook for POST, HEAD, PATCH, DELETE and GET; OPTIONS stays open,
   // as a CORS preflight must.
   onIncomingRequest: args.token
@@ -125,12 +149,19 @@ function pairs(list) {
   return out;
 }
 
-const server = createServer(
+const server = (tls ? createTlsServer : createServer)(
   // A single PATCH of a whole large file (the benchmark's curl row) can take minutes on
   // a slow disk; Node's default five-minute request timeout would cut it.
-  { requestTimeout: 0 },
+  { requestTimeout: 0, ...tls },
   logged((req, res) => tus.handle(req, res)),
 );
+if (tls && args.verbose) {
+  // A client that rejects the certificate never sends a request, so the request log
+  // alone would not show that it tried; log each failed handshake as one line too.
+  server.on('tlsClientError', (error) => {
+    console.error(`TLS handshake failed: ${error.code ?? ''} ${error.message}`.trim());
+  });
+}
 
 let cleanupTimer;
 server.on('error', (error) => {
@@ -141,7 +172,7 @@ server.on('error', (error) => {
 server.listen(port, '127.0.0.1', () => {
   const { port: bound } = server.address();
   process.stdout.write(
-    `${JSON.stringify({ port: bound, endpoint: `http://127.0.0.1:${bound}/files/` })}\n`,
+    `${JSON.stringify({ port: bound, endpoint: `${scheme}://127.0.0.1:${bound}/files/` })}\n`,
   );
   if (expirationMs && cleanupIntervalMs) {
     cleanupTimer = setInterval(() => {

@@ -24,6 +24,7 @@ pub struct TusServerOptions {
     cleanup_interval: Option<Duration>,
     verbose: bool,
     data_dir: Option<PathBuf>,
+    tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl TusServerOptions {
@@ -63,6 +64,15 @@ impl TusServerOptions {
         self
     }
 
+    /// Serve HTTPS with this certificate (chain) and private key, both PEM files. The
+    /// certificate must name `127.0.0.1`, which is what [`TusServer::endpoint`] uses.
+    /// With [`Self::verbose`], each failed TLS handshake is logged as a line starting
+    /// with `TLS handshake failed`.
+    pub fn tls(mut self, cert_pem: impl Into<PathBuf>, key_pem: impl Into<PathBuf>) -> Self {
+        self.tls = Some((cert_pem.into(), key_pem.into()));
+        self
+    }
+
     /// Starts the server and waits for its ready line.
     pub async fn start(self) -> TusServer {
         let (dir, tmp) = if let Some(dir) = &self.data_dir {
@@ -99,7 +109,7 @@ pub struct TusServer {
 }
 
 impl TusServer {
-    /// Options: token, size limit, expiration, verbosity, data folder.
+    /// Options: token, size limit, expiration, verbosity, data folder, TLS.
     pub fn builder() -> TusServerOptions {
         TusServerOptions::default()
     }
@@ -109,9 +119,14 @@ impl TusServer {
         Self::builder().start().await
     }
 
-    /// The creation URL, `http://127.0.0.1:PORT/files/`.
+    /// The creation URL, `http://127.0.0.1:PORT/files/` (`https` with [`TusServerOptions::tls`]).
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}/files/", self.port)
+        let scheme = if self.options.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://127.0.0.1:{}/files/", self.port)
     }
 
     /// The URL of the upload with this id (what the server's `Location` names).
@@ -258,6 +273,13 @@ impl TusServer {
             command
                 .arg("--cleanup-interval-ms")
                 .arg(every.as_millis().to_string());
+        }
+        if let Some((cert, key)) = &o.tls {
+            command
+                .arg("--tls-cert")
+                .arg(cert)
+                .arg("--tls-key")
+                .arg(key);
         }
         if o.verbose {
             command.arg("--verbose");

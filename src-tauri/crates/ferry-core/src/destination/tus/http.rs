@@ -57,14 +57,19 @@ impl From<CoreError> for Failure {
 /// Describes a transport error with its causes ("error sending request: connection
 /// refused"), which `reqwest`'s own message leaves out.
 pub(crate) fn describe_transport(err: &reqwest::Error) -> String {
-    let mut text = if err.is_timeout() {
+    let text = if err.is_timeout() {
         "the request timed out".to_owned()
     } else if err.is_connect() {
         "cannot connect".to_owned()
     } else {
         "the connection failed".to_owned()
     };
-    let mut source = std::error::Error::source(err);
+    with_causes(text, err)
+}
+
+/// `text` followed by the causes of `err` (not `err`'s own message), each once.
+pub(crate) fn with_causes(mut text: String, err: &dyn std::error::Error) -> String {
+    let mut source = err.source();
     let mut last = String::new();
     while let Some(cause) = source {
         let part = cause.to_string();
@@ -82,19 +87,46 @@ pub(crate) fn describe_transport(err: &reqwest::Error) -> String {
 /// which retrying cannot fix and which must never be skipped silently.
 pub(crate) fn transport_failure(what: &str, err: &reqwest::Error) -> Failure {
     let detail = describe_transport(err);
-    let lower = detail.to_ascii_lowercase();
-    if lower.contains("certificate")
-        || lower.contains("invalidcertificate")
-        || lower.contains("unknownissuer")
-    {
-        return Failure::Fatal(CoreError::Remote(format!(
-            "{what} failed: the server's TLS certificate is not trusted ({detail}). Add the server's CA certificate to the destination if it uses its own"
-        )));
+    if let Some(problem) = certificate_problem(&detail) {
+        return Failure::Fatal(CoreError::Remote(format!("{what} failed: {problem}")));
     }
     Failure::Retry {
         reason: format!("{what} failed: {detail}"),
         after: None,
     }
+}
+
+/// What a certificate error in a transport error's text (rustls's words, as reqwest
+/// passes them on) means and what to do about it; `None` when it is no certificate error.
+/// A name or date problem gets its own advice: adding a CA certificate would not fix it.
+fn certificate_problem(detail: &str) -> Option<String> {
+    let lower = detail.to_ascii_lowercase();
+    if !(lower.contains("certificate")
+        || lower.contains("invalidcertificate")
+        || lower.contains("unknownissuer"))
+    {
+        return None;
+    }
+    // rustls says "certificate not valid for name ..." or, without context, the variant's
+    // name after "invalid peer certificate: ".
+    let problem = if lower.contains("not valid for name") || lower.contains("notvalidforname") {
+        format!(
+            "the server's TLS certificate is not valid for the server's name ({detail}). Use a name the certificate was issued for in the destination's address, or have the certificate reissued"
+        )
+    } else if lower.contains("certificate expired")
+        || lower.contains("certificate not valid yet")
+        || lower.contains("certificate: expired")
+        || lower.contains("certificate: notvalidyet")
+    {
+        format!(
+            "the server's TLS certificate has expired or is not valid yet ({detail}). Check this computer's clock, or have the server's certificate renewed"
+        )
+    } else {
+        format!(
+            "the server's TLS certificate is not trusted ({detail}). Add the server's CA certificate to the destination if it uses its own"
+        )
+    };
+    Some(problem)
 }
 
 /// Reads at most a few hundred bytes of an error answer and makes them printable: a
@@ -265,6 +297,44 @@ mod tests {
         assert!(!format!("{headers:?}").contains("s3cret"));
         assert!(base_headers(&[("Bad Name".into(), "x".into())]).is_err());
         assert!(base_headers(&[("X-A".into(), "line\nbreak".into())]).is_err());
+    }
+
+    #[test]
+    fn certificate_errors_are_told_apart_from_network_errors() {
+        // What reqwest 0.12 with rustls reports, as `describe_transport` renders it.
+        let unknown =
+            "cannot connect: client error (Connect): invalid peer certificate: UnknownIssuer";
+        let problem = certificate_problem(unknown).unwrap();
+        assert!(
+            problem.contains("is not trusted")
+                && problem.contains("UnknownIssuer")
+                && problem.contains("Add the server's CA certificate"),
+            "{problem}"
+        );
+        let name = "cannot connect: client error (Connect): invalid peer certificate: certificate not valid for name \"127.0.0.1\"; certificate is only valid for DnsName(\"other.test\")";
+        let problem = certificate_problem(name).unwrap();
+        assert!(
+            problem.contains("not valid for the server's name")
+                && !problem.contains("CA certificate"),
+            "{problem}"
+        );
+        for expired in [
+            "cannot connect: invalid peer certificate: certificate expired: verification time 2 (UNIX), but certificate is not valid after 1 (1 seconds ago)",
+            "cannot connect: invalid peer certificate: Expired",
+            "cannot connect: invalid peer certificate: NotValidYet",
+        ] {
+            let problem = certificate_problem(expired).unwrap();
+            assert!(problem.contains("has expired or is not valid yet"), "{problem}");
+        }
+        // A revocation list's dates are not the server certificate's.
+        let crl = "cannot connect: invalid peer certificate: certificate revocation list expired: verification time 2 (UNIX), but CRL is not valid after 1 (1 seconds ago)";
+        assert!(certificate_problem(crl).unwrap().contains("is not trusted"));
+        assert_eq!(
+            certificate_problem(
+                "cannot connect: tcp connect error: Connection refused (os error 111)"
+            ),
+            None
+        );
     }
 
     #[test]

@@ -15,14 +15,14 @@ mod http;
 mod retry;
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use base64::Engine as _;
 use bytes::Bytes;
 use reqwest::header::HeaderMap;
-use reqwest::{Body, Client, Method, StatusCode};
+use reqwest::{Body, Client, ClientBuilder, Method, StatusCode};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use url::Url;
@@ -32,7 +32,7 @@ pub use retry::RetryPolicy;
 
 use self::http::{
     base_headers, classify, describe_request, header, list_header, number_header, status_words,
-    transport_failure, Failure, OFFSET_OCTET_STREAM,
+    transport_failure, with_causes, Failure, OFFSET_OCTET_STREAM,
 };
 use self::retry::Attempts;
 use super::{
@@ -81,8 +81,8 @@ pub struct TusConfig {
     pub retry: RetryPolicy,
     /// Upload rate cap of this destination in bytes/s, shared by its uploads.
     pub bandwidth_limit: Option<u64>,
-    /// A PEM file with a CA certificate to trust in addition to the platform's roots,
-    /// for servers with their own certificate authority.
+    /// A PEM file with a CA certificate (or several) to trust in addition to the
+    /// platform's roots, for servers with their own certificate authority.
     pub ca_certificate: Option<PathBuf>,
 }
 
@@ -167,16 +167,21 @@ impl TusDestination {
                 context: format!("cannot read the CA certificate {}", path.display()),
                 source,
             })?;
-            let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
-                CoreError::Remote(format!(
-                    "the CA certificate {} is not a PEM certificate ({e}); export it in PEM format",
-                    path.display()
-                ))
-            })?;
-            builder = builder.add_root_certificate(cert);
+            builder = ca_certificates(&pem, path)?
+                .into_iter()
+                .fold(builder, ClientBuilder::add_root_certificate);
         }
         let client = builder.build().map_err(|e| {
-            CoreError::Remote(format!("cannot set up HTTPS for {}: {e}", config.endpoint))
+            let with = config
+                .ca_certificate
+                .as_ref()
+                .map(|path| format!(" with the CA certificate {}", path.display()))
+                .unwrap_or_default();
+            CoreError::Remote(format!(
+                "cannot set up HTTPS for {}{with}: {}",
+                config.endpoint,
+                with_causes(e.to_string(), &e)
+            ))
         })?;
         let display = format!("the tus server {}", config.name);
         let throttle = config
@@ -1096,6 +1101,25 @@ fn point(target: &Target) -> ResumePoint {
     }
 }
 
+/// The certificates in a CA file's PEM text. Fails when there is none: reqwest's own
+/// `Certificate::from_pem` accepts any bytes and, with rustls, a DER file or a key file
+/// would then add no root at all, so the destination would be built as if the CA were
+/// trusted and every upload would fail later with an untrusted certificate.
+fn ca_certificates(pem: &[u8], path: &Path) -> Result<Vec<reqwest::Certificate>, CoreError> {
+    let not_pem = |why: String| {
+        CoreError::Remote(format!(
+            "the CA certificate {} {why}; export the CA certificate in PEM format (a text file with a -----BEGIN CERTIFICATE----- block)",
+            path.display()
+        ))
+    };
+    let certs = reqwest::Certificate::from_pem_bundle(pem)
+        .map_err(|e| not_pem(format!("is not a valid PEM certificate ({e})")))?;
+    if certs.is_empty() {
+        return Err(not_pem("contains no PEM certificate".into()));
+    }
+    Ok(certs)
+}
+
 /// Why an upload starts over, for the job's note and the log.
 fn gone_reason(status: u16, expires: Option<&str>) -> String {
     let status = match status {
@@ -1278,6 +1302,31 @@ mod tests {
             upload_metadata(&request),
             "filename YSBiLnR4dA==,filetype dGV4dC9wbGFpbg==,blake3 YWI="
         );
+    }
+
+    #[test]
+    fn a_ca_file_without_a_pem_certificate_is_refused() {
+        let path = Path::new("/etc/ca.der");
+        for bytes in [
+            &b""[..],
+            b"\x30\x82\x01\x0a\x02\x82",
+            b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        ] {
+            let error = ca_certificates(bytes, path).unwrap_err().to_string();
+            assert!(
+                error.contains("/etc/ca.der")
+                    && error.contains("no PEM certificate")
+                    && error.contains("PEM format"),
+                "{error}"
+            );
+        }
+        let error = ca_certificates(
+            b"-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n",
+            path,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("is not a valid PEM certificate"), "{error}");
     }
 
     #[test]
