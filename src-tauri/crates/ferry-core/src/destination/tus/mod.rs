@@ -161,7 +161,19 @@ impl TusDestination {
             .tcp_nodelay(true)
             // Data is sent in large bodies; more idle connections only hold sockets.
             .pool_max_idle_per_host(4)
-            .redirect(reqwest::redirect::Policy::limited(5));
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                // Never follow an HTTPS request to plain HTTP: the data and the
+                // credentials would then travel in the clear.
+                let downgrade = attempt.url().scheme() == "http"
+                    && attempt.previous().iter().any(|u| u.scheme() == "https");
+                if downgrade {
+                    attempt.error("the server redirected from HTTPS to plain HTTP; Ferry does not follow that")
+                } else if attempt.previous().len() >= 5 {
+                    attempt.error("too many redirects")
+                } else {
+                    attempt.follow()
+                }
+            }));
         if let Some(path) = &config.ca_certificate {
             let pem = std::fs::read(path).map_err(|source| CoreError::Destination {
                 context: format!("cannot read the CA certificate {}", path.display()),
@@ -528,6 +540,7 @@ impl TusDestination {
                     "{what}: the server's Location `{location}` is not a URL ({e})"
                 )))
             })?;
+            refuse_downgrade(url, &upload_url).map_err(Failure::Fatal)?;
             let offset = if with_data {
                 number_header(response.headers(), "upload-offset")
                     .ok()
@@ -1120,6 +1133,17 @@ fn ca_certificates(pem: &[u8], path: &Path) -> Result<Vec<reqwest::Certificate>,
     Ok(certs)
 }
 
+/// Refuses an upload URL that would send over plain HTTP what the endpoint sends over
+/// HTTPS (a server or a proxy that writes `http://` into `Location`).
+fn refuse_downgrade(endpoint: &Url, upload: &Url) -> Result<(), CoreError> {
+    if endpoint.scheme() == "https" && upload.scheme() != "https" {
+        return Err(CoreError::Remote(format!(
+            "the server at {endpoint} gave the upload address {upload}, which is not HTTPS; Ferry will not send the file unencrypted. Fix the server's public URL setting"
+        )));
+    }
+    Ok(())
+}
+
 /// Why an upload starts over, for the job's note and the log.
 fn gone_reason(status: u16, expires: Option<&str>) -> String {
     let status = match status {
@@ -1327,6 +1351,18 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(error.contains("is not a valid PEM certificate"), "{error}");
+    }
+
+    #[test]
+    fn an_https_endpoint_never_hands_data_to_plain_http() {
+        let https: Url = "https://tus.example/files/".parse().unwrap();
+        let http: Url = "http://tus.example/files/".parse().unwrap();
+        let error = refuse_downgrade(&https, &"http://tus.example/files/1".parse().unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("not HTTPS"), "{error}");
+        assert!(refuse_downgrade(&https, &"https://cdn.example/1".parse().unwrap()).is_ok());
+        assert!(refuse_downgrade(&http, &"http://tus.example/files/1".parse().unwrap()).is_ok());
     }
 
     #[test]
