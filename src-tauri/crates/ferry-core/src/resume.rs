@@ -57,22 +57,10 @@ pub struct SqliteLedger {
 impl SqliteLedger {
     /// Opens (or creates) the ledger in `data_dir`. Blocking; call it at start-up.
     pub fn open(data_dir: &Path) -> Result<Self, CoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| CoreError::DataDir {
-            path: data_dir.to_path_buf(),
-            source,
-        })?;
-        let path = data_dir.join(crate::store::DB_FILE);
+        // The queue's database file, opened the same way (no fsync per acknowledged
+        // chunk: the server's offset, asked with HEAD, is the truth after a power cut).
+        let (path, conn) = crate::store::open_connection(data_dir)?;
         let db_err = |e: rusqlite::Error| CoreError::database(&path, &e);
-        let conn = Connection::open(&path).map_err(db_err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(db_err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(db_err)?;
-        // With WAL, NORMAL survives a crash or a kill of the process (what resuming is
-        // for) without an fsync per acknowledged chunk; only a power cut may lose the
-        // last points, and the server's offset (HEAD) is the truth anyway.
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(db_err)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS resumable_uploads (
                 destination   TEXT    NOT NULL,

@@ -65,15 +65,8 @@ impl Store {
             source,
         })?;
         let lock = lock_data_dir(data_dir)?;
-        let path = data_dir.join(DB_FILE);
+        let (path, conn) = open_connection(data_dir)?;
         let db_err = |e: rusqlite::Error| CoreError::database(&path, &e);
-        let conn = Connection::open(&path).map_err(db_err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(db_err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(db_err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(db_err)?;
         migrate(&conn).map_err(db_err)?;
         let records = load(&conn).map_err(db_err)?;
 
@@ -190,6 +183,27 @@ fn run(conn: &Connection, path: &Path, rx: &mpsc::Receiver<Op>) {
             Op::Close => break,
         }
     }
+}
+
+/// Opens `ferry.db` in `data_dir` (created if missing) as every part of the engine uses
+/// it: WAL, so readers never block the writer; NORMAL synchronisation, which survives a
+/// crash or a kill of the process without an fsync per commit; a busy timeout for the
+/// moments two connections write at once.
+pub(crate) fn open_connection(data_dir: &Path) -> Result<(PathBuf, Connection), CoreError> {
+    std::fs::create_dir_all(data_dir).map_err(|source| CoreError::DataDir {
+        path: data_dir.to_path_buf(),
+        source,
+    })?;
+    let path = data_dir.join(DB_FILE);
+    let db_err = |e: rusqlite::Error| CoreError::database(&path, &e);
+    let conn = Connection::open(&path).map_err(db_err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(db_err)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(db_err)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(db_err)?;
+    Ok((path, conn))
 }
 
 fn migrate(conn: &Connection) -> rusqlite::Result<()> {

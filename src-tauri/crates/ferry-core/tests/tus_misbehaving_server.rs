@@ -15,21 +15,39 @@ use support_tus::{ScriptedRequest, ScriptedResponse, ScriptedServer, TusLikeStat
 
 const KIB: u64 = 1024;
 
-/// Runs one upload of `bytes` against `server` with chunks of `chunk` bytes.
-async fn upload(server: &ScriptedServer, chunk: u64, bytes: &[u8]) -> JobView {
+/// Runs one upload of `bytes` against `server` with chunks of `chunk` bytes; returns
+/// the job as it settled and every event about it on the way.
+async fn upload_with_events(
+    server: &ScriptedServer,
+    chunk: u64,
+    bytes: &[u8],
+) -> (JobView, Vec<JobView>) {
     let dirs = dirs();
     let engine = start(tus_config(&dirs, &server.endpoint(), |c| {
         c.chunk_size = chunk;
     }))
     .await;
     let mut rx = engine.subscribe();
-    let report = engine
+    let id = engine
         .enqueue(vec![write_file(&dirs.src, "payload.bin", bytes)])
         .await
-        .unwrap();
-    let job = wait_settled(&mut rx, report.jobs[0]).await;
+        .unwrap()
+        .jobs[0];
+    let events = common::collect_until(&mut rx, |e| {
+        common::job_event(e, id).is_some_and(|j| j.status.is_terminal())
+    })
+    .await;
     engine.shutdown().await;
-    job
+    let jobs: Vec<JobView> = events
+        .iter()
+        .filter_map(|e| common::job_event(e, id).cloned())
+        .collect();
+    (jobs.last().expect("the settled job").clone(), jobs)
+}
+
+/// Runs one upload of `bytes` against `server` with chunks of `chunk` bytes.
+async fn upload(server: &ScriptedServer, chunk: u64, bytes: &[u8]) -> JobView {
+    upload_with_events(server, chunk, bytes).await.0
 }
 
 /// A scripted server that answers like `state`, except where `bend` returns an answer.
@@ -102,31 +120,10 @@ async fn a_413_halves_the_chunk_size_until_the_server_accepts_and_says_so() {
             .then(|| ScriptedResponse::new(413).header("Tus-Resumable", "1.0.0"))
     })
     .await;
-    let dirs = dirs();
-    let engine = start(tus_config(&dirs, &server.endpoint(), |c| {
-        c.chunk_size = 512 * KIB;
-    }))
-    .await;
-    let mut rx = engine.subscribe();
     let bytes = pattern(700_000, 43);
-    let id = engine
-        .enqueue(vec![write_file(&dirs.src, "payload.bin", &bytes)])
-        .await
-        .unwrap()
-        .jobs[0];
-    let events = common::collect_until(&mut rx, |e| {
-        common::job_event(e, id).is_some_and(|j| j.status.is_terminal())
-    })
-    .await;
-    engine.shutdown().await;
-    let job = common::job_event(events.last().unwrap(), id)
-        .unwrap()
-        .clone();
+    let (job, events) = upload_with_events(&server, 512 * KIB, &bytes).await;
     assert_arrived(&state, &job, &bytes);
-    let notes: Vec<String> = events
-        .iter()
-        .filter_map(|e| common::job_event(e, id).and_then(|j| j.note.clone()))
-        .collect();
+    let notes: Vec<String> = events.iter().filter_map(|j| j.note.clone()).collect();
     assert!(
         notes
             .iter()
@@ -280,39 +277,19 @@ async fn an_upload_the_server_lost_is_started_again_and_the_job_says_why() {
             .then(|| ScriptedResponse::new(410).header("Tus-Resumable", "1.0.0"))
     })
     .await;
-    let dirs = dirs();
-    let engine = start(tus_config(&dirs, &server.endpoint(), |c| {
-        c.chunk_size = 64 * KIB;
-    }))
-    .await;
-    let mut rx = engine.subscribe();
     let bytes = pattern(300_000, 51);
-    let id = engine
-        .enqueue(vec![write_file(&dirs.src, "payload.bin", &bytes)])
-        .await
-        .unwrap()
-        .jobs[0];
-    let events = common::collect_until(&mut rx, |e| {
-        common::job_event(e, id).is_some_and(|j| j.status.is_terminal())
-    })
-    .await;
-    engine.shutdown().await;
-    let job = common::job_event(events.last().unwrap(), id)
-        .unwrap()
-        .clone();
+    let (job, events) = upload_with_events(&server, 64 * KIB, &bytes).await;
     assert_arrived(&state, &job, &bytes);
     assert_eq!(
         server.requests_with("POST").len(),
         2,
         "a second upload was created"
     );
-    let restarted = events.iter().any(|e| {
-        common::job_event(e, id).is_some_and(|j| {
-            j.note
-                .as_deref()
-                .is_some_and(|n| n.contains("410 Gone") && n.contains("starting again"))
-                && j.progress.current == 0
-        })
+    let restarted = events.iter().any(|j| {
+        j.note
+            .as_deref()
+            .is_some_and(|n| n.contains("410 Gone") && n.contains("starting again"))
+            && j.progress.current == 0
     });
     assert!(restarted, "the figures went back to zero with the reason");
 }
