@@ -37,13 +37,26 @@ export async function waitForConnection(): Promise<void> {
 export async function saveScreenshot(name: string): Promise<void> {
   const folder = process.env.FERRY_E2E_ARTIFACTS ?? path.resolve('tests', 'artifacts');
   mkdirSync(folder, { recursive: true });
-  // WebKitWebDriver's snapshot waits for the next paint; nudge one so a still page
-  // does not keep it waiting.
+  // WebKitWebDriver's snapshot waits for the next paint, and a still page never paints.
+  // Keep the page painting (an invisible opacity flicker) until the snapshot is taken:
+  // a single nudge can be over before a slow machine delivers the request.
   await browser.execute(() => {
-    document.body.style.opacity = '0.999';
-    setTimeout(() => (document.body.style.opacity = ''), 50);
+    const w = window as unknown as { ferryPaintNudge?: number };
+    let flip = false;
+    w.ferryPaintNudge = window.setInterval(() => {
+      flip = !flip;
+      document.body.style.opacity = flip ? '0.999' : '';
+    }, 50);
   });
-  await browser.saveScreenshot(path.join(folder, `${name}.png`));
+  try {
+    await browser.saveScreenshot(path.join(folder, `${name}.png`));
+  } finally {
+    await browser.execute(() => {
+      const w = window as unknown as { ferryPaintNudge?: number };
+      window.clearInterval(w.ferryPaintNudge);
+      document.body.style.opacity = '';
+    });
+  }
 }
 
 /**
