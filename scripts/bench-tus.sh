@@ -124,25 +124,33 @@ curl_patch() {
   printf '%s\n' "$location" >"$work/curl-location"
 }
 
+# One ferry row: the whole command, then (from its summary line) its sending stage alone:
+# Ferry also hashes the file (BLAKE3, the resume key) and verifies the result.
+run_ferry() {
+  local name="$1" chunk="$2"
+  reset_store
+  # The CLI keeps its queue and resume points per destination in the user's data folder by
+  # default; a fresh one inside the temporary folder keeps runs independent and leaves nothing.
+  measure "$name" env FERRY_CLI_DATA_DIR="$work/ferry-state-$name" \
+    "$ferry_bin" upload "$file" --to "$endpoint" --chunk-size "$chunk" --json
+  [[ -n "${wall[$name]:-}" ]] || return 0
+  local sending
+  sending="$(tail -n 1 "$work/out-$name.txt" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s);if(j.uploading_secs>0)console.log(j.uploading_secs.toFixed(3))})')"
+  if [[ -n "$sending" ]]; then
+    wall[$name-sending]="$sending"
+    rss[$name-sending]="${rss[$name]}"
+    note[$name-sending]="the sending stage of the row above (hashing and verifying left out)"
+  fi
+}
+
 if [[ -n "$ferry_skip" ]]; then
   note[ferry]="skipped: $ferry_skip"
   log "ferry ${note[ferry]}"
 else
-  reset_store
-  # The CLI keeps its queue and resume points per destination in the user's data folder by
-  # default; a fresh one inside the temporary folder keeps runs independent and leaves nothing.
-  measure ferry env FERRY_CLI_DATA_DIR="$work/ferry-state" \
-    "$ferry_bin" upload "$file" --to "$endpoint" --chunk-size 8MiB --json
-  # Ferry also hashes the file (BLAKE3, the resume key) and checks the result before and
-  # after sending: its summary line says how long the sending itself took.
-  if [[ -n "${wall[ferry]:-}" ]]; then
-    sending="$(tail -n 1 "$work/out-ferry.txt" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s);if(j.uploading_secs>0)console.log(j.uploading_secs.toFixed(3))})')"
-    if [[ -n "$sending" ]]; then
-      wall[ferry-sending]="$sending"
-      rss[ferry-sending]="${rss[ferry]}"
-      note[ferry-sending]="the sending stage of the ferry row (hashing and verifying left out)"
-    fi
-  fi
+  run_ferry ferry 8MiB
+  # The same request shape as curl's: the whole file in one PATCH.
+  run_ferry ferry-1-patch "${size_mib}MiB"
+  note[ferry-1-patch]="--chunk-size ${size_mib}MiB: one PATCH, like curl"
 fi
 
 reset_store
@@ -169,8 +177,8 @@ echo "### tus upload: $size_mib MiB, 8 MiB chunks, Node tus server (@tus/server 
 echo
 echo "| client | wall s | throughput MB/s | peak RSS MiB | note |"
 echo "| --- | ---: | ---: | ---: | --- |"
-for name in ferry ferry-sending curl tus-js; do
-  [[ "$name" == ferry-sending && -z "${wall[$name]:-}" ]] && continue
+for name in ferry ferry-sending ferry-1-patch ferry-1-patch-sending curl tus-js; do
+  [[ "$name" == ferry-* && -z "${wall[$name]:-}" ]] && continue
   if [[ -n "${wall[$name]:-}" ]]; then
     echo "| $name | ${wall[$name]} | $(mbps "${wall[$name]}") | $(mib "${rss[$name]}") | ${note[$name]:-} |"
   else
@@ -179,7 +187,7 @@ for name in ferry ferry-sending curl tus-js; do
 done
 echo
 if [[ -n "${wall[ferry]:-}" ]]; then
-  for ours in ferry ferry-sending; do
+  for ours in ferry ferry-sending ferry-1-patch ferry-1-patch-sending; do
     [[ -n "${wall[$ours]:-}" ]] || continue
     for peer in curl tus-js; do
       if [[ -n "${wall[$peer]:-}" ]]; then
