@@ -147,8 +147,19 @@ impl Entry {
 
     /// Puts the job in a resting state (not run by a worker) with matching figures.
     fn rest(&mut self, status: JobStatus) {
+        self.rest_keeping(status, 0);
+    }
+
+    /// Like [`Entry::rest`], for a job whose destination keeps `kept` bytes of its
+    /// upload (a resumable upload paused or failed part-way): the figures keep showing
+    /// them, and the queue counts them as uploaded.
+    fn rest_keeping(&mut self, status: JobStatus, kept: u64) {
         let size = self.view.size;
-        let current = if status == JobStatus::Done { size } else { 0 };
+        let current = if status == JobStatus::Done {
+            size
+        } else {
+            kept.min(size)
+        };
         self.view.status = status;
         self.view.progress = JobProgress {
             job_id: self.view.id,
@@ -160,7 +171,7 @@ impl Entry {
             sent: None,
         };
         self.view.note = None;
-        self.uploaded = 0;
+        self.uploaded = current;
         self.upload_speed = 0.0;
     }
 }
@@ -201,8 +212,10 @@ impl State {
             }
             let done = match status {
                 JobStatus::Done => size,
-                s if s.is_active() => entry.uploaded.min(size),
-                _ => 0,
+                JobStatus::Cancelled => 0,
+                // Active jobs: bytes so far; resting ones: what a resumable
+                // destination kept.
+                _ => entry.uploaded.min(size),
             };
             t.bytes_done += done;
             if status == JobStatus::Uploading {
@@ -402,7 +415,19 @@ impl Shared {
             let closed = state.closed;
             if let Some(entry) = state.jobs.get_mut(&job.id) {
                 entry.run = None;
-                entry.rest(status);
+                // A resumable upload stopped part-way keeps what the server acknowledged.
+                let kept = if self.destination.resumable()
+                    && matches!(
+                        status,
+                        JobStatus::Paused | JobStatus::Failed | JobStatus::Queued
+                    )
+                    && entry.view.progress.status == JobStatus::Uploading
+                {
+                    entry.view.progress.current
+                } else {
+                    0
+                };
+                entry.rest_keeping(status, kept);
                 entry.view.error.clone_from(&error);
                 if status == JobStatus::Queued && !closed {
                     state.queue.push_back(job.id);

@@ -69,11 +69,11 @@ impl JobCtx {
             fields(&mut entry.view);
             entry.view.status = status;
             entry.view.progress = progress;
-            entry.uploaded = if status == JobStatus::Verifying {
-                entry.view.size
-            } else {
-                0
-            };
+            // Until the upload reports, the queue keeps counting what a resumable
+            // destination already holds (zero for others).
+            if status == JobStatus::Verifying {
+                entry.uploaded = entry.view.size;
+            }
             entry.upload_speed = 0.0;
         });
     }

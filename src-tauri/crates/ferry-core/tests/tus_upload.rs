@@ -215,7 +215,14 @@ async fn pause_then_resume_continues_at_the_server_offset() {
             .is_some_and(|p| p.status == JobStatus::Uploading && p.current >= 512 * KIB)
     })
     .await;
-    engine.pause(id).await.unwrap();
+    let paused = engine.pause(id).await.unwrap();
+    // The paused job keeps showing what the server acknowledged, and the queue counts it.
+    assert!(
+        paused.progress.current >= 512 * KIB,
+        "{:?}",
+        paused.progress
+    );
+    assert_eq!(engine.snapshot().totals.bytes_done, paused.progress.current);
     let stored = server
         .file_by_name("paused.bin")
         .expect("the partial upload stays");

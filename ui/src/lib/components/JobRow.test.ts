@@ -29,6 +29,19 @@ afterEach(() => {
 });
 
 describe('JobRow', () => {
+  it('shows what a paused resumable upload kept at the server', () => {
+    const { row } = render(
+      job(4, {
+        size: 16_000_000,
+        status: 'paused',
+        progress: progress(4, { status: 'paused', current: 8_000_000, total: 16_000_000 }),
+      }),
+    );
+    expect(row.querySelector('[role="progressbar"]')?.getAttribute('aria-valuenow')).toBe('50');
+    expect(row.textContent).toContain('8.0 MB of 16.0 MB uploaded');
+  });
+
+
   it('renders hostile file names, errors and notes as text, never as markup', () => {
     const name = '<img src=x onerror="window.pwned=1">\u202Egpj.exe\u0007<b>bold</b>.txt';
     const error = '<script>window.pwned=2</script> server said <i>no</i>';
