@@ -36,6 +36,15 @@ fn dirs_at(root: &Path) -> Dirs {
     }
 }
 
+/// Chunks of [`CHUNK`], and retries patient enough to outlast the server's hold on an
+/// upload whose previous writer was killed mid-request (it keeps the upload locked until
+/// it notices the dead connection).
+fn patient(config: &mut ferry_core::TusConfig) {
+    config.chunk_size = CHUNK;
+    config.retry.max_attempts = 60;
+    config.retry.max_delay = Duration::from_secs(1);
+}
+
 /// The child: uploads slowly and prints every acknowledged offset until it is killed.
 /// Passes at once when run as an ordinary test.
 #[test]
@@ -53,7 +62,7 @@ fn kill_child_process() {
         .unwrap();
     runtime.block_on(async {
         let dirs = dirs_at(&root);
-        let mut config = tus_config(&dirs, &endpoint, |c| c.chunk_size = CHUNK);
+        let mut config = tus_config(&dirs, &endpoint, patient);
         config.bandwidth_limit = Some(2 * 1024 * 1024);
         config.progress_interval = Duration::from_millis(10);
         let engine = start(config).await;
@@ -65,10 +74,17 @@ fn kill_child_process() {
                 .unwrap();
         }
         loop {
-            if let Ok(EngineEvent::Progress { progress, .. }) = rx.recv().await {
-                if progress.status == JobStatus::Uploading {
+            match rx.recv().await {
+                Ok(EngineEvent::Progress { progress, .. })
+                    if progress.status == JobStatus::Uploading =>
+                {
                     println!("ACKED {}", progress.current);
                 }
+                // Said, so that the parent fails with the reason instead of waiting.
+                Ok(EngineEvent::Job { job, .. }) if job.status == JobStatus::Failed => {
+                    println!("FAILED {}", job.error.unwrap_or_default());
+                }
+                _ => {}
             }
         }
     });
@@ -107,6 +123,9 @@ async fn run_child_until(root: &Path, endpoint: &str, target: u64) -> (u64, u64)
         let mut first = None;
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
+            if let Some(reason) = line.strip_prefix("FAILED ") {
+                panic!("the child's upload failed: {reason}");
+            }
             if let Some(acked) = line
                 .strip_prefix("ACKED ")
                 .and_then(|n| n.parse::<u64>().ok())
@@ -169,7 +188,7 @@ async fn sigkill_at_five_random_offsets_resumes_from_the_server_offset_each_time
 
     // A last start, in this process, finishes the upload.
     let dirs = dirs_at(&root);
-    let engine = start(tus_config(&dirs, &endpoint, |c| c.chunk_size = CHUNK)).await;
+    let engine = start(tus_config(&dirs, &endpoint, patient)).await;
     let (snapshot, mut rx) = engine.subscribe_with_snapshot();
     assert_eq!(snapshot.jobs.len(), 1, "one job throughout");
     let id = snapshot.jobs[0].id;
