@@ -10,7 +10,7 @@ use crate::protocol::{
     ClientMessage, Command, CommandResult, ConnectionInfo, ServerMessage, PROTOCOL,
     TOKEN_PROTOCOL_PREFIX,
 };
-use ferry_core::{JobId, JobView, QueueTotals, Snapshot};
+use ferry_core::{JobId, JobProgress, JobView, QueueTotals, Snapshot};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use tokio::net::TcpStream;
@@ -73,8 +73,10 @@ impl ClientState {
                 if self.epoch.is_none() || *seq <= self.last_seq {
                     return false;
                 }
-                if let Some(job) = self.jobs.get_mut(&progress.job_id) {
-                    job.progress = progress.clone();
+                for figure in progress {
+                    if let Some(job) = self.jobs.get_mut(&figure.job_id) {
+                        apply_figure(job, figure);
+                    }
                 }
                 self.last_seq = *seq;
                 self.totals = totals.clone();
@@ -102,6 +104,16 @@ impl ClientState {
             jobs: self.jobs.values().cloned().collect(),
             totals: self.totals.clone(),
         }
+    }
+}
+
+/// Applies one figure of a `progress` batch to its job: latest value wins, within the
+/// job's current stage. A figure of another stage is left out: the server never sends one
+/// older than the job's stage (it would be a figure the job has moved past), and the job
+/// message of a new stage always comes before that stage's figures.
+pub fn apply_figure(job: &mut JobView, figure: &JobProgress) {
+    if figure.status == job.status {
+        job.progress = figure.clone();
     }
 }
 

@@ -11,7 +11,7 @@ use crate::connection_file;
 use crate::error::WsError;
 use crate::hub::{Encoded, Hub, HubSizes, Start, Subscription};
 use crate::metrics::{add, bump, Metrics};
-use crate::outbox::{Coalescer, Unacked};
+use crate::outbox::Unacked;
 use crate::protocol::{
     close_code, decode_client_message, ClientMessage, Command, CommandResult, ConnectionInfo,
     ErrorCode, Limits, MetricsSnapshot, ProtocolError, ServerMessage, PROTOCOL,
@@ -34,9 +34,10 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{Error as WsProtocolError, Message};
+use tokio_tungstenite::tungstenite::{Bytes, Error as WsProtocolError, Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
 
@@ -61,8 +62,10 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Most TCP connections still in their handshake; more are dropped at once.
     pub max_pending_handshakes: usize,
-    /// Progress updates per second each client receives for a job, at most (latest
-    /// value wins; stage changes and final figures always go out). 0 sends every one.
+    /// `progress` messages per second each client receives at most, whatever the number
+    /// of jobs: each carries the latest figures of every job that changed since the
+    /// previous one (stage changes and each stage's last figure always arrive). 0 sends
+    /// every figure as it comes.
     pub progress_per_sec: u32,
     /// Messages a client may fall behind the live stream before it is resynced with a
     /// fresh snapshot.
@@ -475,7 +478,6 @@ struct Connection {
     incoming: Incoming,
     limiter: Option<Gcra>,
     invalid_in_a_row: u32,
-    coalescer: Coalescer,
     unacked: Unacked,
     /// The `seq` of the newest broadcast message sent (or replaced by a snapshot).
     sent: u64,
@@ -498,16 +500,12 @@ impl Connection {
         let config = &shared.config;
         let (replies, outbox) = mpsc::channel(8);
         let limiter = Gcra::new(config.max_messages_per_sec, config.message_burst);
-        // Progress is coalesced once, in the hub, before it is numbered; the connection
-        // passes it on as it comes.
-        let coalescer = Coalescer::new(0);
         let unacked = Unacked::new(config.ack_timeout, config.terminal_capacity);
         Self {
             shared,
             incoming,
             limiter,
             invalid_in_a_row: 0,
-            coalescer,
             unacked,
             sent: 0,
             replies,
@@ -563,21 +561,21 @@ impl Connection {
         let far = || Instant::now() + Duration::from_secs(86_400);
 
         loop {
-            let flush_at = self.coalescer.deadline();
             let resend_at = self.unacked.deadline();
             tokio::select! {
                 () = shared.stop.cancelled() => return Ok(Some(going_away())),
                 broadcast = stream.recv() => match broadcast {
                     Ok(message) => {
+                        // Progress is batched once, in the hub, for every client: the
+                        // connection passes each shared message on as it comes.
                         if message.seq > self.sent {
-                            self.coalescer.offer(message, Instant::now(), &mut self.batch);
+                            self.batch.push(message);
                             self.flush_batch(sink).await?;
                         }
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
                         bump(&shared.metrics.lagged);
                         tracing::info!(missed, "a client fell behind; sending it a fresh snapshot");
-                        self.coalescer.clear();
                         let (welcome, terminals, cursor) = shared.hub.resync(self.sent);
                         self.sent = cursor;
                         self.send_one(sink, &welcome).await?;
@@ -587,10 +585,6 @@ impl Connection {
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok(Some(going_away())),
                 },
-                () = tokio::time::sleep_until(flush_at.unwrap_or_else(far)), if flush_at.is_some() => {
-                    self.coalescer.flush(Instant::now(), &mut self.batch);
-                    self.flush_batch(sink).await?;
-                }
                 () = tokio::time::sleep_until(resend_at.unwrap_or_else(far)), if resend_at.is_some() => {
                     let due = self.unacked.due(Instant::now());
                     add(&shared.metrics.resent, due.len() as u64);
@@ -758,15 +752,21 @@ impl Connection {
     }
 
     async fn send_one(&mut self, sink: &mut Sink, message: &ServerMessage) -> Result<(), WsError> {
-        let text = serde_json::to_string(message)?;
-        self.write(sink, Message::Text(text.into())).await
+        let text: Utf8Bytes = serde_json::to_string(message)?.into();
+        let metrics = &self.shared.metrics;
+        add(&metrics.bytes_out, text.len() as u64);
+        let write = async {
+            feed_text(sink, text).await?;
+            sink.flush().await
+        };
+        tokio::time::timeout(self.shared.config.write_timeout, write)
+            .await
+            .map_err(|_| WsError::Timeout("a client to read its messages"))??;
+        bump(&metrics.messages_out);
+        Ok(())
     }
 
     async fn flush_batch(&mut self, sink: &mut Sink) -> Result<(), WsError> {
-        add(
-            &self.shared.metrics.coalesced,
-            self.coalescer.take_coalesced(),
-        );
         if self.batch.is_empty() {
             return Ok(());
         }
@@ -790,7 +790,7 @@ impl Connection {
         let write = async {
             for message in batch {
                 add(&metrics.bytes_out, message.text.len() as u64);
-                sink.feed(Message::Text(message.text.clone())).await?;
+                feed_text(sink, message.text.clone()).await?;
             }
             sink.flush().await
         };
@@ -813,6 +813,38 @@ impl Connection {
         }
         Ok(())
     }
+}
+
+/// Largest frame the server writes. tungstenite copies each frame whole into the
+/// connection's write buffer, whose capacity then never shrinks: one 30 KiB welcome would
+/// leave every idle connection holding 30 KiB. Longer messages go out as a text frame
+/// followed by continuation frames (RFC 6455 section 5.4), so the buffer stays this small.
+const MAX_FRAME_BYTES: usize = 4 * 1024;
+
+/// Queues one text message, in frames of at most [`MAX_FRAME_BYTES`] (the pieces share
+/// the message's bytes; nothing is copied here).
+async fn feed_text(sink: &mut Sink, text: Utf8Bytes) -> Result<(), WsProtocolError> {
+    if text.len() <= MAX_FRAME_BYTES {
+        return sink.feed(Message::Text(text)).await;
+    }
+    let bytes = Bytes::from(text);
+    let mut start = 0;
+    while start < bytes.len() {
+        let end = (start + MAX_FRAME_BYTES).min(bytes.len());
+        let opcode = if start == 0 {
+            Data::Text
+        } else {
+            Data::Continue
+        };
+        let frame = Frame::message(
+            bytes.slice(start..end),
+            OpCode::Data(opcode),
+            end == bytes.len(),
+        );
+        sink.feed(Message::Frame(frame)).await?;
+        start = end;
+    }
+    Ok(())
 }
 
 fn going_away() -> Closing {
