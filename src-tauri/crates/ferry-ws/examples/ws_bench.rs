@@ -217,6 +217,13 @@ async fn fanout(clients: usize, seconds: u64) {
     let mut lat = latencies.lock().unwrap().clone();
     lat.sort_by(f64::total_cmp);
     let lost = (clients as u64 * 100).saturating_sub(terminals.load(Ordering::Relaxed));
+    if std::env::var_os("BENCH_VERBOSE").is_some() {
+        eprintln!(
+            "{clients} clients: {elapsed:.2} s wall, {} messages, {} figures",
+            delivered.load(Ordering::Relaxed),
+            figures.load(Ordering::Relaxed)
+        );
+    }
     println!(
         "| {clients} | {:.0} | {:.0} | {:.2} | {:.2} | {:.1} | {lost} |",
         delivered.load(Ordering::Relaxed) as f64 / elapsed,

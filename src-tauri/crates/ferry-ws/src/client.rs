@@ -10,7 +10,7 @@ use crate::protocol::{
     ClientMessage, Command, CommandResult, ConnectionInfo, ServerMessage, PROTOCOL,
     TOKEN_PROTOCOL_PREFIX,
 };
-use ferry_core::{JobId, JobProgress, JobView, QueueTotals, Snapshot};
+use ferry_core::{JobId, JobProgress, JobStatus, JobView, QueueTotals, Snapshot};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use tokio::net::TcpStream;
@@ -107,13 +107,27 @@ impl ClientState {
     }
 }
 
-/// Applies one figure of a `progress` batch to its job: latest value wins, within the
-/// job's current stage. A figure of another stage is left out: the server never sends one
-/// older than the job's stage (it would be a figure the job has moved past), and the job
-/// message of a new stage always comes before that stage's figures.
+/// Applies one figure of a `progress` batch to its job: latest value wins, and a figure
+/// older than the job's stage is left out. The server never sends one (a job message
+/// always goes out after the figures it replaces), so this only guards the order of a
+/// job's stages: a figure never takes a job back to a stage it has left.
 pub fn apply_figure(job: &mut JobView, figure: &JobProgress) {
-    if figure.status == job.status {
+    if stage_rank(figure.status) >= stage_rank(job.status) {
         job.progress = figure.clone();
+    }
+}
+
+/// Where a status falls in a run: `queued`, `hashing`, `parsing`, `uploading`,
+/// `verifying`, then the resting states (a run's figures never follow those; a retry or
+/// resume starts again from `queued` with a job message).
+fn stage_rank(status: JobStatus) -> u8 {
+    match status {
+        JobStatus::Queued => 0,
+        JobStatus::Hashing => 1,
+        JobStatus::Parsing => 2,
+        JobStatus::Uploading => 3,
+        JobStatus::Verifying => 4,
+        JobStatus::Done | JobStatus::Failed | JobStatus::Paused | JobStatus::Cancelled => 5,
     }
 }
 

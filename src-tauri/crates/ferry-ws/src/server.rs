@@ -9,7 +9,7 @@ use crate::access::{AccessPolicy, Refusal, WEBVIEW_ORIGINS};
 use crate::backend::Backend;
 use crate::connection_file;
 use crate::error::WsError;
-use crate::hub::{Encoded, Hub, HubSizes, Start, Subscription};
+use crate::hub::{coalesce_batch, Encoded, Hub, HubSizes, Start, Subscription};
 use crate::metrics::{add, bump, Metrics};
 use crate::outbox::Unacked;
 use crate::protocol::{
@@ -28,6 +28,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tokio::sync::OnceCell as ReplyCell;
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinHandle;
@@ -564,27 +565,11 @@ impl Connection {
             let resend_at = self.unacked.deadline();
             tokio::select! {
                 () = shared.stop.cancelled() => return Ok(Some(going_away())),
-                broadcast = stream.recv() => match broadcast {
-                    Ok(message) => {
-                        // Progress is batched once, in the hub, for every client: the
-                        // connection passes each shared message on as it comes.
-                        if message.seq > self.sent {
-                            self.batch.push(message);
-                            self.flush_batch(sink).await?;
-                        }
+                broadcast = stream.recv() => {
+                    if self.take_broadcast(sink, &mut stream, broadcast).await? {
+                        return Ok(Some(going_away()));
                     }
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
-                        bump(&shared.metrics.lagged);
-                        tracing::info!(missed, "a client fell behind; sending it a fresh snapshot");
-                        let (welcome, terminals, cursor) = shared.hub.resync(self.sent);
-                        self.sent = cursor;
-                        self.send_one(sink, &welcome).await?;
-                        bump(&shared.metrics.resynced);
-                        self.batch = terminals;
-                        self.flush_batch(sink).await?;
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok(Some(going_away())),
-                },
+                }
                 () = tokio::time::sleep_until(resend_at.unwrap_or_else(far)), if resend_at.is_some() => {
                     let due = self.unacked.due(Instant::now());
                     add(&shared.metrics.resent, due.len() as u64);
@@ -613,6 +598,57 @@ impl Connection {
                 }
             }
         }
+    }
+
+    /// Sends what the shared stream holds for this client: `first` and whatever else is
+    /// already queued behind it (up to [`CATCH_UP`] messages), in one write. A progress
+    /// batch that a later queued message replaces for every job it carries is left out,
+    /// so a client that fell behind catches up with the latest figures instead of
+    /// working through stale ones. Returns true when the stream has ended.
+    async fn take_broadcast(
+        &mut self,
+        sink: &mut Sink,
+        stream: &mut broadcast::Receiver<Arc<Encoded>>,
+        first: Result<Arc<Encoded>, RecvError>,
+    ) -> Result<bool, WsError> {
+        let mut received = Some(first);
+        while let Some(next) = received.take() {
+            match next {
+                Ok(message) => {
+                    if message.seq > self.sent {
+                        self.batch.push(message);
+                    }
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    bump(&self.shared.metrics.lagged);
+                    tracing::info!(missed, "a client fell behind; sending it a fresh snapshot");
+                    self.batch.clear();
+                    let (welcome, terminals, cursor) = self.shared.hub.resync(self.sent);
+                    self.sent = cursor;
+                    self.send_one(sink, &welcome).await?;
+                    bump(&self.shared.metrics.resynced);
+                    self.batch = terminals;
+                    break;
+                }
+                Err(RecvError::Closed) => return Ok(true),
+            }
+            if self.batch.len() < CATCH_UP {
+                received = match stream.try_recv() {
+                    Ok(message) => Some(Ok(message)),
+                    Err(TryRecvError::Empty) => None,
+                    Err(TryRecvError::Lagged(missed)) => Some(Err(RecvError::Lagged(missed))),
+                    Err(TryRecvError::Closed) => Some(Err(RecvError::Closed)),
+                };
+            }
+        }
+        if self.batch.len() > 1 {
+            let before: usize = self.batch.iter().map(|m| m.jobs.len()).sum();
+            self.batch = coalesce_batch(self.batch.iter());
+            let after: usize = self.batch.iter().map(|m| m.jobs.len()).sum();
+            add(&self.shared.metrics.coalesced, (before - after) as u64);
+        }
+        self.flush_batch(sink).await?;
+        Ok(false)
     }
 
     /// Reads one frame: counts it, checks the rate, decodes it and acts on it.
@@ -820,6 +856,10 @@ impl Connection {
 /// leave every idle connection holding 30 KiB. Longer messages go out as a text frame
 /// followed by continuation frames (RFC 6455 section 5.4), so the buffer stays this small.
 const MAX_FRAME_BYTES: usize = 4 * 1024;
+
+/// Most queued messages a connection takes in one write, so one busy client cannot keep
+/// its task from the other branches (pings, replies) for long.
+const CATCH_UP: usize = 256;
 
 /// Queues one text message, in frames of at most [`MAX_FRAME_BYTES`] (the pieces share
 /// the message's bytes; nothing is copied here).
