@@ -401,24 +401,13 @@ async fn main() {
         return;
     }
     let _ = START.get_or_init(Instant::now);
-    // First, while the allocator holds no freed connection memory to reuse.
-    idle_memory(1000).await;
-    println!("## fan-out: 100 jobs, 2,000 progress events/s into the hub, 3 s per row");
-    println!(
-        "| clients | messages/s delivered | job figures/s delivered | p50 ms | p99 ms | CPU s | terminal events lost |"
-    );
-    println!("|---|---|---|---|---|---|---|");
-    let rows: Vec<usize> = std::env::var("BENCH_CLIENTS").ok().map_or_else(
-        || vec![1, 10, 100, 1000],
-        |v| v.split(',').filter_map(|n| n.parse().ok()).collect(),
-    );
-    for clients in rows {
-        fanout(clients, 3).await;
+    // BENCH_UPLOAD_ONLY runs the upload comparison alone; BENCH_FANOUT_ONLY skips it.
+    if std::env::var_os("BENCH_UPLOAD_ONLY").is_none() {
+        sections().await;
     }
     if std::env::var_os("BENCH_FANOUT_ONLY").is_some() {
         return;
     }
-    connection_times().await;
     let (files, size) = (24, 16 * 1024 * 1024);
     let mut none = Vec::new();
     let mut fifty = Vec::new();
@@ -434,4 +423,25 @@ async fn main() {
         fifty[1],
         fifty[1] / none[1]
     );
+}
+
+/// Memory, fan-out and connection times (everything but the upload runs).
+async fn sections() {
+    // First, while the allocator holds no freed connection memory to reuse.
+    idle_memory(1000).await;
+    println!("## fan-out: 100 jobs, 2,000 progress events/s into the hub, 3 s per row");
+    println!(
+        "| clients | messages/s delivered | job figures/s delivered | p50 ms | p99 ms | CPU s | terminal events lost |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let rows: Vec<usize> = std::env::var("BENCH_CLIENTS").ok().map_or_else(
+        || vec![1, 10, 100, 1000],
+        |v| v.split(',').filter_map(|n| n.parse().ok()).collect(),
+    );
+    for clients in rows {
+        fanout(clients, 3).await;
+    }
+    if std::env::var_os("BENCH_FANOUT_ONLY").is_none() {
+        connection_times().await;
+    }
 }
