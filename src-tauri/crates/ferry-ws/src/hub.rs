@@ -17,10 +17,11 @@ use crate::protocol::{Limits, ServerMessage};
 use ferry_core::{EngineEvent, JobId, JobProgress, JobStatus, JobView, QueueTotals, Snapshot};
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::RwLock;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
@@ -75,7 +76,61 @@ pub(crate) struct Subscription {
     pub(crate) start: Start,
     /// The `seq` the client is at once it has the start.
     pub(crate) cursor: u64,
-    pub(crate) stream: broadcast::Receiver<Arc<Encoded>>,
+    pub(crate) stream: Follower,
+}
+
+/// The live stream every client reads: the last messages in one shared ring, and a
+/// signal when a new one is added. One ring for all clients, read under a shared lock,
+/// and a wake-up that scales to many waiters, so a message reaches 1,000 clients without
+/// 1,000 queue operations behind one mutex.
+#[derive(Debug)]
+struct Feed {
+    ring: RwLock<VecDeque<Arc<Encoded>>>,
+    capacity: usize,
+    latest: watch::Sender<u64>,
+}
+
+/// A client's place in the live stream.
+#[derive(Debug)]
+pub(crate) struct Follower {
+    feed: Arc<Feed>,
+    changed: watch::Receiver<u64>,
+}
+
+/// The client is further behind than the ring holds: what it missed is gone.
+#[derive(Debug)]
+pub(crate) struct Lagged;
+
+impl Follower {
+    /// Waits until a message is added after the last wait; false once the hub is gone.
+    pub(crate) async fn changed(&mut self) -> bool {
+        self.changed.changed().await.is_ok()
+    }
+
+    /// Appends to `out` the messages after `after`, at most `max`; returns whether more
+    /// remain.
+    pub(crate) fn after(
+        &self,
+        after: u64,
+        max: usize,
+        out: &mut Vec<Arc<Encoded>>,
+    ) -> Result<bool, Lagged> {
+        let ring = self
+            .feed
+            .ring
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let Some(oldest) = ring.front() else {
+            return Ok(false);
+        };
+        if oldest.seq > after + 1 {
+            return Err(Lagged);
+        }
+        let start = ring.partition_point(|m| m.seq <= after);
+        let end = ring.len().min(start + max);
+        out.extend(ring.range(start..end).cloned());
+        Ok(end < ring.len())
+    }
 }
 
 struct Mirror {
@@ -106,7 +161,7 @@ pub(crate) struct Hub {
     limits: Limits,
     sizes: HubSizes,
     mirror: Arc<Mutex<Mirror>>,
-    sender: broadcast::Sender<Arc<Encoded>>,
+    feed: Arc<Feed>,
 }
 
 impl Hub {
@@ -120,7 +175,12 @@ impl Hub {
         coalesced: Arc<AtomicU64>,
     ) -> Self {
         let (snapshot, mut events) = backend.subscribe_with_snapshot();
-        let (sender, _) = broadcast::channel(sizes.client_queue.max(1));
+        let capacity = sizes.client_queue.max(1);
+        let feed = Arc::new(Feed {
+            ring: RwLock::new(VecDeque::with_capacity(capacity.min(4096))),
+            capacity,
+            latest: watch::channel(0).0,
+        });
         let hub = Self {
             epoch: epoch.into(),
             limits,
@@ -132,7 +192,7 @@ impl Hub {
                 ring: VecDeque::with_capacity(sizes.replay.min(4096)),
                 terminals: VecDeque::new(),
             })),
-            sender,
+            feed,
         };
         let follower = hub.clone();
         let mut batcher = Batcher::new(sizes.progress_per_sec, coalesced);
@@ -172,7 +232,10 @@ impl Hub {
     /// stream after it, taken under one lock so nothing falls in between.
     pub(crate) fn subscribe(&self, resume: Option<(&str, u64)>) -> Subscription {
         let mirror = self.lock();
-        let stream = self.sender.subscribe();
+        let stream = Follower {
+            feed: Arc::clone(&self.feed),
+            changed: self.feed.latest.subscribe(),
+        };
         let cursor = mirror.seq;
         let same_epoch = resume.filter(|(epoch, _)| *epoch == &*self.epoch);
         let start = match same_epoch {
@@ -350,8 +413,19 @@ impl Hub {
             }
             mirror.terminals.push_back(Arc::clone(&encoded));
         }
-        // No receivers is fine: nobody is watching right now. Sending never waits.
-        drop(self.sender.send(encoded));
+        {
+            let mut ring = self
+                .feed
+                .ring
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            if ring.len() >= self.feed.capacity {
+                ring.pop_front();
+            }
+            ring.push_back(encoded);
+        }
+        // Wakes every client; nobody watching is fine. Never waits.
+        self.feed.latest.send_replace(seq);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Mirror> {

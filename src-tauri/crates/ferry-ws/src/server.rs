@@ -1,15 +1,18 @@
 //! The authenticated loopback WebSocket server that streams progress to every client.
 //!
 //! One task per connection. The engine publishes into a broadcast channel that never
-//! waits; each connection reads it at its own pace through its own bounded queue, so a
-//! slow client only ever holds up itself: it is resynced with a fresh snapshot when it
-//! falls too far behind, and dropped when one write takes longer than the write timeout.
+//! waits; the hub numbers and encodes each message once (progress in batches, at most
+//! `progress_per_sec` a second) into one shared ring, and each connection reads the ring
+//! at its own pace from its own cursor, so a slow client only ever holds up itself: it
+//! skips progress that newer figures replace, is resynced with a fresh snapshot when it
+//! falls further behind than the ring holds, and is dropped when one write takes longer
+//! than the write timeout.
 
 use crate::access::{AccessPolicy, Refusal, WEBVIEW_ORIGINS};
 use crate::backend::Backend;
 use crate::connection_file;
 use crate::error::WsError;
-use crate::hub::{coalesce_batch, Encoded, Hub, HubSizes, Start, Subscription};
+use crate::hub::{coalesce_batch, Encoded, Follower, Hub, HubSizes, Lagged, Start, Subscription};
 use crate::metrics::{add, bump, Metrics};
 use crate::outbox::Unacked;
 use crate::protocol::{
@@ -28,7 +31,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tokio::sync::OnceCell as ReplyCell;
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinHandle;
@@ -565,10 +567,11 @@ impl Connection {
             let resend_at = self.unacked.deadline();
             tokio::select! {
                 () = shared.stop.cancelled() => return Ok(Some(going_away())),
-                broadcast = stream.recv() => {
-                    if self.take_broadcast(sink, &mut stream, broadcast).await? {
+                live = stream.changed() => {
+                    if !live {
                         return Ok(Some(going_away()));
                     }
+                    self.take_feed(sink, &stream).await?;
                 }
                 () = tokio::time::sleep_until(resend_at.unwrap_or_else(far)), if resend_at.is_some() => {
                     let due = self.unacked.due(Instant::now());
@@ -600,55 +603,38 @@ impl Connection {
         }
     }
 
-    /// Sends what the shared stream holds for this client: `first` and whatever else is
-    /// already queued behind it (up to [`CATCH_UP`] messages), in one write. A progress
-    /// batch that a later queued message replaces for every job it carries is left out,
-    /// so a client that fell behind catches up with the latest figures instead of
-    /// working through stale ones. Returns true when the stream has ended.
-    async fn take_broadcast(
-        &mut self,
-        sink: &mut Sink,
-        stream: &mut broadcast::Receiver<Arc<Encoded>>,
-        first: Result<Arc<Encoded>, RecvError>,
-    ) -> Result<bool, WsError> {
-        let mut received = Some(first);
-        while let Some(next) = received.take() {
-            match next {
-                Ok(message) => {
-                    if message.seq > self.sent {
-                        self.batch.push(message);
-                    }
-                }
-                Err(RecvError::Lagged(missed)) => {
+    /// Sends what the shared stream holds for this client after what it was sent, in
+    /// writes of up to [`CATCH_UP`] messages. A progress batch that a later message in the
+    /// same write replaces for every job it carries is left out, so a client that fell
+    /// behind catches up with the latest figures instead of working through stale ones.
+    /// One further behind than the stream holds gets a fresh snapshot.
+    async fn take_feed(&mut self, sink: &mut Sink, stream: &Follower) -> Result<(), WsError> {
+        loop {
+            let more = match stream.after(self.sent, CATCH_UP, &mut self.batch) {
+                Ok(more) => more,
+                Err(Lagged) => {
                     bump(&self.shared.metrics.lagged);
-                    tracing::info!(missed, "a client fell behind; sending it a fresh snapshot");
+                    tracing::info!("a client fell behind; sending it a fresh snapshot");
                     self.batch.clear();
                     let (welcome, terminals, cursor) = self.shared.hub.resync(self.sent);
                     self.sent = cursor;
                     self.send_one(sink, &welcome).await?;
                     bump(&self.shared.metrics.resynced);
                     self.batch = terminals;
-                    break;
+                    false
                 }
-                Err(RecvError::Closed) => return Ok(true),
+            };
+            if self.batch.len() > 1 {
+                let before: usize = self.batch.iter().map(|m| m.jobs.len()).sum();
+                self.batch = coalesce_batch(self.batch.iter());
+                let after: usize = self.batch.iter().map(|m| m.jobs.len()).sum();
+                add(&self.shared.metrics.coalesced, (before - after) as u64);
             }
-            if self.batch.len() < CATCH_UP {
-                received = match stream.try_recv() {
-                    Ok(message) => Some(Ok(message)),
-                    Err(TryRecvError::Empty) => None,
-                    Err(TryRecvError::Lagged(missed)) => Some(Err(RecvError::Lagged(missed))),
-                    Err(TryRecvError::Closed) => Some(Err(RecvError::Closed)),
-                };
+            self.flush_batch(sink).await?;
+            if !more {
+                return Ok(());
             }
         }
-        if self.batch.len() > 1 {
-            let before: usize = self.batch.iter().map(|m| m.jobs.len()).sum();
-            self.batch = coalesce_batch(self.batch.iter());
-            let after: usize = self.batch.iter().map(|m| m.jobs.len()).sum();
-            add(&self.shared.metrics.coalesced, (before - after) as u64);
-        }
-        self.flush_batch(sink).await?;
-        Ok(false)
     }
 
     /// Reads one frame: counts it, checks the rate, decodes it and acts on it.
