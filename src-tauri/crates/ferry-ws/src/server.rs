@@ -610,19 +610,19 @@ impl Connection {
     /// One further behind than the stream holds gets a fresh snapshot.
     async fn take_feed(&mut self, sink: &mut Sink, stream: &Follower) -> Result<(), WsError> {
         loop {
-            let more = match stream.after(self.sent, CATCH_UP, &mut self.batch) {
-                Ok(more) => more,
-                Err(Lagged) => {
-                    bump(&self.shared.metrics.lagged);
-                    tracing::info!("a client fell behind; sending it a fresh snapshot");
-                    self.batch.clear();
-                    let (welcome, terminals, cursor) = self.shared.hub.resync(self.sent);
-                    self.sent = cursor;
-                    self.send_one(sink, &welcome).await?;
-                    bump(&self.shared.metrics.resynced);
-                    self.batch = terminals;
-                    false
-                }
+            let found: Result<bool, Lagged> = stream.after(self.sent, CATCH_UP, &mut self.batch);
+            let more = if let Ok(more) = found {
+                more
+            } else {
+                bump(&self.shared.metrics.lagged);
+                tracing::info!("a client fell behind; sending it a fresh snapshot");
+                self.batch.clear();
+                let (welcome, terminals, cursor) = self.shared.hub.resync(self.sent);
+                self.sent = cursor;
+                self.send_one(sink, &welcome).await?;
+                bump(&self.shared.metrics.resynced);
+                self.batch = terminals;
+                false
             };
             if self.batch.len() > 1 {
                 let before: usize = self.batch.iter().map(|m| m.jobs.len()).sum();
