@@ -107,12 +107,13 @@ impl Follower {
         self.changed.changed().await.is_ok()
     }
 
-    /// Appends to `out` the messages after `after`, at most `max`; returns whether more
-    /// remain.
+    /// Appends to `out` the messages after `after`, at most `max` of them and about
+    /// `max_bytes` (at least one); returns whether more remain.
     pub(crate) fn after(
         &self,
         after: u64,
         max: usize,
+        max_bytes: usize,
         out: &mut Vec<Arc<Encoded>>,
     ) -> Result<bool, Lagged> {
         let ring = self
@@ -127,7 +128,12 @@ impl Follower {
             return Err(Lagged);
         }
         let start = ring.partition_point(|m| m.seq <= after);
-        let end = ring.len().min(start + max);
+        let mut bytes = 0;
+        let mut end = start;
+        while end < ring.len() && end - start < max && (end == start || bytes < max_bytes) {
+            bytes += ring[end].text.len();
+            end += 1;
+        }
         out.extend(ring.range(start..end).cloned());
         Ok(end < ring.len())
     }

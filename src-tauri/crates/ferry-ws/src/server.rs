@@ -604,13 +604,14 @@ impl Connection {
     }
 
     /// Sends what the shared stream holds for this client after what it was sent, in
-    /// writes of up to [`CATCH_UP`] messages. A progress batch that a later message in the
+    /// writes of up to [`CATCH_UP`] messages and about [`CATCH_UP_BYTES`]. A progress batch that a later message in the
     /// same write replaces for every job it carries is left out, so a client that fell
     /// behind catches up with the latest figures instead of working through stale ones.
     /// One further behind than the stream holds gets a fresh snapshot.
     async fn take_feed(&mut self, sink: &mut Sink, stream: &Follower) -> Result<(), WsError> {
         loop {
-            let found: Result<bool, Lagged> = stream.after(self.sent, CATCH_UP, &mut self.batch);
+            let found: Result<bool, Lagged> =
+                stream.after(self.sent, CATCH_UP, CATCH_UP_BYTES, &mut self.batch);
             let more = if let Ok(more) = found {
                 more
             } else {
@@ -846,6 +847,10 @@ const MAX_FRAME_BYTES: usize = 4 * 1024;
 /// Most queued messages a connection takes in one write, so one busy client cannot keep
 /// its task from the other branches (pings, replies) for long.
 const CATCH_UP: usize = 256;
+
+/// About the most bytes a connection takes in one write: the write timeout bounds one
+/// write, so a write must stay small enough for a reading client to take in time.
+const CATCH_UP_BYTES: usize = 64 * 1024;
 
 /// Queues one text message, in frames of at most [`MAX_FRAME_BYTES`] (the pieces share
 /// the message's bytes; nothing is copied here).
