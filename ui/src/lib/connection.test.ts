@@ -152,7 +152,11 @@ describe('Connection', () => {
     h.latest().receive(welcome(1, 'e', [job(1)]));
     h.latest().receive('not json');
     h.latest().receive({ type: 'progress' });
-    expect(h.messages).toHaveLength(1);
+    // A progress message carries a list of figures: a single object is not one.
+    h.latest().receive({ type: 'progress', seq: 2, progress: { job_id: 1 }, totals: {} });
+    h.latest().receive({ type: 'progress', seq: 2, progress: [], totals: {} });
+    expect(h.messages).toHaveLength(2);
+    expect(h.messages[1]?.type).toBe('progress');
     expect(h.messages[0]?.type).toBe('welcome');
   });
 

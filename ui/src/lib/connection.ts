@@ -121,7 +121,7 @@ function isServerMessage(value: unknown): value is ServerMessage {
     case 'metrics':
       return typeof (value as { metrics?: unknown }).metrics === 'object';
     case 'progress':
-      return typeof (value as { progress?: unknown }).progress === 'object' && typeof (value as { totals?: unknown }).totals === 'object';
+      return Array.isArray((value as { progress?: unknown }).progress) && typeof (value as { totals?: unknown }).totals === 'object';
     case 'job':
       return typeof (value as { job?: unknown }).job === 'object' && typeof (value as { totals?: unknown }).totals === 'object';
     case 'reply':

@@ -47,6 +47,37 @@ describe('applyMessage', () => {
     expect(findJob(next, 2)?.status).toBe('queued');
   });
 
+  it('a batch applies the latest figures of every job it carries, in one new state', () => {
+    const start = applyMessage(initialState, welcome(1, 'e', [job(1), job(2), job(3)], totals({ jobs: 3 })));
+    const one = progress(1, { status: 'hashing', current: 40, total: 100 });
+    const three = progress(3, { status: 'uploading', current: 7, total: 10 });
+    const next = applyMessage(start, progressMessage(2, [one, three], totals({ jobs: 3, active: 2 })));
+
+    expect(next.lastSeq).toBe(2);
+    expect(findJob(next, 1)?.progress).toEqual(one);
+    expect(findJob(next, 3)?.progress).toEqual(three);
+    // A job the batch does not name keeps its object.
+    expect(findJob(next, 2)).toBe(findJob(start, 2));
+    expect(next.totals.active).toBe(2);
+  });
+
+  it('a figure older than the job stage is left out; later stages and the same stage apply', () => {
+    let state = applyMessage(initialState, welcome(1, 'e', [job(1), job(2)], totals({ jobs: 2 })));
+    state = applyMessage(state, jobMessage(2, job(1, { status: 'verifying', progress: progress(1, { status: 'verifying', current: 0, total: 100 }) })));
+    state = applyMessage(state, jobMessage(3, job(2, { status: 'paused' })));
+
+    const stale = progress(1, { status: 'uploading', current: 90, total: 100 });
+    const afterPause = progress(2, { status: 'uploading', current: 50, total: 100 });
+    const next = applyMessage(state, progressMessage(4, [stale, afterPause]));
+    expect(findJob(next, 1)?.progress.status).toBe('verifying');
+    expect(findJob(next, 2)?.progress).toEqual(findJob(state, 2)?.progress);
+    // The batch is still applied: its seq and totals are the newest.
+    expect(next.lastSeq).toBe(4);
+
+    const verified = progress(1, { status: 'verifying', current: 100, total: 100 });
+    expect(findJob(applyMessage(next, progressMessage(5, [verified])), 1)?.progress).toEqual(verified);
+  });
+
   it('a job message inserts a new job at the end', () => {
     const start = applyMessage(initialState, welcome(1, 'e', [job(1)]));
     const next = applyMessage(start, jobMessage(2, job(7, { name: 'photo.jpg' }), totals({ jobs: 2 })));

@@ -1,4 +1,4 @@
-import type { JobId, JobProgress, JobView, QueueTotals, ServerMessage } from './generated/protocol';
+import type { JobId, JobProgress, JobStatus, JobView, QueueTotals, ServerMessage } from './generated/protocol';
 
 /** What the UI knows about the queue: the server's state as of message `lastSeq` of `epoch`. */
 export interface QueueState {
@@ -48,17 +48,40 @@ function isStale(state: QueueState, seq: number): boolean {
   return state.epoch === null || seq <= state.lastSeq;
 }
 
-function withProgress(state: QueueState, seq: number, progress: JobProgress, totals: QueueTotals): QueueState {
-  const position = state.index.get(progress.job_id);
-  if (position === undefined) {
-    // The job message that introduces this job is still on its way (or was dropped by a
-    // resync); its figures will come with it.
-    return { ...state, lastSeq: seq, totals };
+/**
+ * Where a status falls in a run; the resting states come last, since a run's figures
+ * never follow them (a retry or resume starts again from `queued` with a job message).
+ */
+const stageRank: Readonly<Record<JobStatus, number>> = {
+  queued: 0,
+  hashing: 1,
+  parsing: 2,
+  uploading: 3,
+  verifying: 4,
+  done: 5,
+  failed: 5,
+  paused: 5,
+  cancelled: 5,
+};
+
+/**
+ * Applies a batch: each job's figures replace its previous ones (latest wins), except a
+ * figure older than the job's stage, which would take the job back to a stage it left.
+ * The server never sends one; the check keeps the bars honest whatever happens.
+ */
+function withProgress(state: QueueState, seq: number, figures: readonly JobProgress[], totals: QueueTotals): QueueState {
+  let jobs: JobView[] | null = null;
+  for (const figure of figures) {
+    // A job not known yet is on its way in a job message (or was dropped by a resync);
+    // its figures will come with it.
+    const position = state.index.get(figure.job_id);
+    if (position === undefined) continue;
+    const job = (jobs ?? state.jobs)[position] as JobView;
+    if (stageRank[figure.status] < stageRank[job.status]) continue;
+    jobs ??= state.jobs.slice();
+    jobs[position] = { ...job, progress: figure };
   }
-  const jobs = state.jobs.slice();
-  const job = jobs[position] as JobView;
-  jobs[position] = { ...job, progress };
-  return { ...state, lastSeq: seq, jobs, totals };
+  return { ...state, lastSeq: seq, jobs: jobs ?? state.jobs, totals };
 }
 
 function withJob(state: QueueState, seq: number, job: JobView, totals: QueueTotals): QueueState {
@@ -79,7 +102,9 @@ function withJob(state: QueueState, seq: number, job: JobView, totals: QueueTota
  * left untouched, and the same object comes back when the message changes nothing.
  *
  * - `welcome` replaces everything, whenever it arrives (first contact or resync).
- * - `progress` replaces the figures of one job and the totals; `job` replaces (or adds)
+ * - `progress` carries the latest figures of every job that changed since the previous
+ *   one (at most `progress_per_sec` a second): each replaces its job's figures, unless it
+ *   is older than the job's stage; the totals are replaced too. `job` replaces (or adds)
  *   one whole job and the totals. Either is dropped when its `seq` is not newer than the
  *   last applied one, or before any welcome.
  * - `resume` keeps the state: the messages it announces follow, each applied once by `seq`.

@@ -10,7 +10,7 @@ use crate::protocol::{
     ClientMessage, Command, CommandResult, ConnectionInfo, ServerMessage, PROTOCOL,
     TOKEN_PROTOCOL_PREFIX,
 };
-use ferry_core::{JobId, JobView, QueueTotals, Snapshot};
+use ferry_core::{JobId, JobProgress, JobStatus, JobView, QueueTotals, Snapshot};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use tokio::net::TcpStream;
@@ -73,8 +73,10 @@ impl ClientState {
                 if self.epoch.is_none() || *seq <= self.last_seq {
                     return false;
                 }
-                if let Some(job) = self.jobs.get_mut(&progress.job_id) {
-                    job.progress = progress.clone();
+                for figure in progress {
+                    if let Some(job) = self.jobs.get_mut(&figure.job_id) {
+                        apply_figure(job, figure);
+                    }
                 }
                 self.last_seq = *seq;
                 self.totals = totals.clone();
@@ -102,6 +104,30 @@ impl ClientState {
             jobs: self.jobs.values().cloned().collect(),
             totals: self.totals.clone(),
         }
+    }
+}
+
+/// Applies one figure of a `progress` batch to its job: latest value wins, and a figure
+/// older than the job's stage is left out. The server never sends one (a job message
+/// always goes out after the figures it replaces), so this only guards the order of a
+/// job's stages: a figure never takes a job back to a stage it has left.
+pub fn apply_figure(job: &mut JobView, figure: &JobProgress) {
+    if stage_rank(figure.status) >= stage_rank(job.status) {
+        job.progress = figure.clone();
+    }
+}
+
+/// Where a status falls in a run: `queued`, `hashing`, `parsing`, `uploading`,
+/// `verifying`, then the resting states (a run's figures never follow those; a retry or
+/// resume starts again from `queued` with a job message).
+fn stage_rank(status: JobStatus) -> u8 {
+    match status {
+        JobStatus::Queued => 0,
+        JobStatus::Hashing => 1,
+        JobStatus::Parsing => 2,
+        JobStatus::Uploading => 3,
+        JobStatus::Verifying => 4,
+        JobStatus::Done | JobStatus::Failed | JobStatus::Paused | JobStatus::Cancelled => 5,
     }
 }
 
@@ -204,7 +230,7 @@ impl Client {
         loop {
             match self.socket.next().await {
                 None => return Err(WsError::Closed(None)),
-                Some(Ok(Message::Text(text))) => return Ok(serde_json::from_str(text.as_str())?),
+                Some(Ok(Message::Text(text))) => return decode_server_message(text.as_str()),
                 Some(Ok(Message::Close(frame))) => {
                     return Err(WsError::Closed(
                         frame.map(|f| format!("{} {}", u16::from(f.code), f.reason)),
@@ -322,6 +348,48 @@ impl Client {
     }
 }
 
+/// A `progress` message as it is on the wire, read without the tagged enum: serde reads
+/// an internally tagged enum by first copying the whole message into a generic tree, which
+/// doubles the work for the messages that come most often.
+#[derive(serde::Deserialize)]
+struct ProgressWire {
+    seq: u64,
+    progress: Vec<JobProgress>,
+    totals: QueueTotals,
+}
+
+/// A `job` message as it is on the wire (see [`ProgressWire`]).
+#[derive(serde::Deserialize)]
+struct JobWire {
+    seq: u64,
+    job: JobView,
+    totals: QueueTotals,
+}
+
+/// Reads one server message. The server always writes `type` first, so `progress` and
+/// `job` messages are recognised by their opening and read directly; anything else, and
+/// any message written differently, goes through the tagged enum.
+fn decode_server_message(text: &str) -> Result<ServerMessage, WsError> {
+    if text.starts_with(r#"{"type":"progress","#) {
+        if let Ok(wire) = serde_json::from_str::<ProgressWire>(text) {
+            return Ok(ServerMessage::Progress {
+                seq: wire.seq,
+                progress: wire.progress,
+                totals: wire.totals,
+            });
+        }
+    } else if text.starts_with(r#"{"type":"job","#) {
+        if let Ok(wire) = serde_json::from_str::<JobWire>(text) {
+            return Ok(ServerMessage::Job {
+                seq: wire.seq,
+                job: wire.job,
+                totals: wire.totals,
+            });
+        }
+    }
+    Ok(serde_json::from_str(text)?)
+}
+
 fn native(info: &ConnectionInfo) -> Handshake {
     Handshake {
         token: Some(info.token.clone()),
@@ -406,4 +474,56 @@ fn header_value(value: &str) -> Result<HeaderValue, WsError> {
     HeaderValue::from_str(value).map_err(|e| {
         WsError::Connection(tokio_tungstenite::tungstenite::Error::HttpFormat(e.into()))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_and_job_messages_read_the_same_through_the_fast_path_as_through_the_enum() {
+        let figure = |id: i64| JobProgress {
+            job_id: JobId(id),
+            status: JobStatus::Uploading,
+            current: 5,
+            total: 10,
+            speed: 1.5,
+            eta_secs: Some(3.0),
+            sent: Some(7),
+        };
+        let message = ServerMessage::Progress {
+            seq: 42,
+            progress: vec![figure(1), figure(2)],
+            totals: QueueTotals::default(),
+        };
+        let text = serde_json::to_string(&message).unwrap();
+        assert!(text.starts_with(r#"{"type":"progress","#));
+        assert_eq!(decode_server_message(&text).unwrap(), message);
+        let job = ServerMessage::Job {
+            seq: 43,
+            job: JobView {
+                id: JobId(1),
+                path: "/a/b.txt".into(),
+                name: "b.txt".into(),
+                size: 10,
+                status: JobStatus::Done,
+                progress: figure(1),
+                mime: None,
+                hash: None,
+                remote: None,
+                error: None,
+                note: None,
+                created_at_ms: 1,
+            },
+            totals: QueueTotals::default(),
+        };
+        let text = serde_json::to_string(&job).unwrap();
+        assert_eq!(decode_server_message(&text).unwrap(), job);
+        // Written another way (fields in another order), it still reads.
+        let reordered = r#"{"seq":42,"type":"progress","progress":[],"totals":{"jobs":0,"done":0,"failed":0,"active":0,"queued":0,"paused":0,"cancelled":0,"bytes_total":0,"bytes_done":0,"speed":0.0,"eta_secs":null}}"#;
+        assert!(matches!(
+            decode_server_message(reordered).unwrap(),
+            ServerMessage::Progress { seq: 42, .. }
+        ));
+    }
 }

@@ -1,31 +1,38 @@
 //! Turns engine events into numbered server messages and fans them out to every client.
 //!
-//! The hub keeps its own mirror of the state, built from the same events it numbers, so
+//! The hub keeps its own mirror of the state, built from the same messages it numbers, so
 //! the snapshot a new client receives is exactly the state after the message `seq` it
 //! carries: nothing is missed or applied twice between the snapshot and the stream.
 //! It also keeps the last messages in a bounded ring, to replay them to a client that
 //! reconnects, and the last terminal events, to send them again until acknowledged.
+//!
+//! Progress is batched here, once for every client: the hub holds the latest figure of
+//! each job and publishes them together in one `progress` message at most
+//! `progress_per_sec` times a second. Each batch is encoded once and shared, so the
+//! server's work per second is bounded by the rate times the number of clients, not by
+//! the number of jobs or of engine events.
 
 use crate::backend::Backend;
 use crate::protocol::{Limits, ServerMessage};
 use ferry_core::{EngineEvent, JobId, JobProgress, JobStatus, JobView, QueueTotals, Snapshot};
-use std::collections::HashMap;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::RwLock;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 
-/// What kind of message an [`Encoded`] is, so each client can coalesce without parsing.
+/// What kind of message an [`Encoded`] is, so a connection and the replay can handle it
+/// without parsing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
-    /// Progress of one job. `must` is set for a stage's first and last figures, which
-    /// are always delivered; the others may be replaced by a newer one.
-    Progress { job: JobId, must: bool },
+    /// A batch of progress figures (the jobs are in [`Encoded::jobs`]). `must` is set when
+    /// it holds a stage's last figure (`current == total`), which a replay never leaves out.
+    Progress { must: bool },
     /// A job was created or changed state; `terminal` when it reached done, failed or
     /// cancelled (the client must acknowledge it).
     Job { job: JobId, terminal: bool },
@@ -40,6 +47,9 @@ pub(crate) struct Encoded {
     pub(crate) seq: u64,
     /// What it is.
     pub(crate) kind: Kind,
+    /// The jobs a progress batch carries figures for (empty for other messages), so a
+    /// replay can tell which later messages replace it.
+    pub(crate) jobs: Box<[JobId]>,
     /// The message as JSON text, shared by every client without copying.
     pub(crate) text: Utf8Bytes,
 }
@@ -66,7 +76,67 @@ pub(crate) struct Subscription {
     pub(crate) start: Start,
     /// The `seq` the client is at once it has the start.
     pub(crate) cursor: u64,
-    pub(crate) stream: broadcast::Receiver<Arc<Encoded>>,
+    pub(crate) stream: Follower,
+}
+
+/// The live stream every client reads: the last messages in one shared ring, and a
+/// signal when a new one is added. One ring for all clients, read under a shared lock,
+/// and a wake-up that scales to many waiters, so a message reaches 1,000 clients without
+/// 1,000 queue operations behind one mutex.
+#[derive(Debug)]
+struct Feed {
+    ring: RwLock<VecDeque<Arc<Encoded>>>,
+    capacity: usize,
+    latest: watch::Sender<u64>,
+}
+
+/// A client's place in the live stream.
+#[derive(Debug)]
+pub(crate) struct Follower {
+    feed: Arc<Feed>,
+    changed: watch::Receiver<u64>,
+}
+
+/// The client is further behind than the ring holds: what it missed is gone.
+#[derive(Debug)]
+pub(crate) struct Lagged;
+
+impl Follower {
+    /// Waits until a message is added after the last wait; false once the hub is gone.
+    pub(crate) async fn changed(&mut self) -> bool {
+        self.changed.changed().await.is_ok()
+    }
+
+    /// Appends to `out` the messages after `after`, at most `max` of them and about
+    /// `max_bytes` (at least one); returns whether more remain.
+    pub(crate) fn after(
+        &self,
+        after: u64,
+        max: usize,
+        max_bytes: usize,
+        out: &mut Vec<Arc<Encoded>>,
+    ) -> Result<bool, Lagged> {
+        let ring = self
+            .feed
+            .ring
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let Some(oldest) = ring.front() else {
+            return Ok(false);
+        };
+        if oldest.seq > after + 1 {
+            return Err(Lagged);
+        }
+        let start = ring.partition_point(|m| m.seq <= after);
+        let mut bytes = 0;
+        let mut end = start;
+        while end < ring.len() && end - start < max && (end == start || bytes < max_bytes) {
+            bytes += ring[end].text.len();
+            end += 1;
+        }
+        out.extend(ring.range(start..end).cloned());
+        Ok(end < ring.len())
+    }
 }
 
 struct Mirror {
@@ -80,7 +150,7 @@ struct Mirror {
 /// Sizes of the hub's buffers and its progress rate.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct HubSizes {
-    /// Progress figures published per second per job at most; 0 publishes every one.
+    /// Progress batches published per second at most; 0 publishes every figure at once.
     pub(crate) progress_per_sec: u32,
     /// Messages each client may fall behind before it is resynced.
     pub(crate) client_queue: usize,
@@ -97,7 +167,7 @@ pub(crate) struct Hub {
     limits: Limits,
     sizes: HubSizes,
     mirror: Arc<Mutex<Mirror>>,
-    sender: broadcast::Sender<Arc<Encoded>>,
+    feed: Arc<Feed>,
 }
 
 impl Hub {
@@ -111,7 +181,12 @@ impl Hub {
         coalesced: Arc<AtomicU64>,
     ) -> Self {
         let (snapshot, mut events) = backend.subscribe_with_snapshot();
-        let (sender, _) = broadcast::channel(sizes.client_queue.max(1));
+        let capacity = sizes.client_queue.max(1);
+        let feed = Arc::new(Feed {
+            ring: RwLock::new(VecDeque::with_capacity(capacity.min(4096))),
+            capacity,
+            latest: watch::channel(0).0,
+        });
         let hub = Self {
             epoch: epoch.into(),
             limits,
@@ -123,32 +198,30 @@ impl Hub {
                 ring: VecDeque::with_capacity(sizes.replay.min(4096)),
                 terminals: VecDeque::new(),
             })),
-            sender,
+            feed,
         };
         let follower = hub.clone();
-        let mut gate = Gate::new(sizes.progress_per_sec, coalesced);
+        let mut batcher = Batcher::new(sizes.progress_per_sec, coalesced);
         tokio::spawn(async move {
+            let far = || Instant::now() + Duration::from_secs(86_400);
             loop {
-                let due = gate.deadline();
+                let due = batcher.deadline();
                 tokio::select! {
                     biased;
                     () = stop.cancelled() => break,
                     event = events.recv() => match event {
-                        Ok(event) => follower.offer(&mut gate, event),
+                        Ok(event) => follower.offer(&mut batcher, event, Instant::now()),
                         Err(RecvError::Lagged(missed)) => {
                             tracing::warn!(missed, "progress hub fell behind the engine; resyncing");
                             let (snapshot, fresh) = backend.subscribe_with_snapshot();
                             events = fresh;
-                            gate.clear();
+                            batcher.clear();
                             follower.reset(snapshot);
                         }
                         Err(RecvError::Closed) => break,
                     },
-                    () = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
-                        let totals = gate.totals.clone().unwrap_or_default();
-                        for progress in gate.due(Instant::now()) {
-                            follower.publish(EngineEvent::Progress { progress, totals: totals.clone() });
-                        }
+                    () = tokio::time::sleep_until(due.unwrap_or_else(far)), if due.is_some() => {
+                        follower.flush(&mut batcher, Instant::now());
                     }
                 }
             }
@@ -165,7 +238,10 @@ impl Hub {
     /// stream after it, taken under one lock so nothing falls in between.
     pub(crate) fn subscribe(&self, resume: Option<(&str, u64)>) -> Subscription {
         let mirror = self.lock();
-        let stream = self.sender.subscribe();
+        let stream = Follower {
+            feed: Arc::clone(&self.feed),
+            changed: self.feed.latest.subscribe(),
+        };
         let cursor = mirror.seq;
         let same_epoch = resume.filter(|(epoch, _)| *epoch == &*self.epoch);
         let start = match same_epoch {
@@ -232,69 +308,72 @@ impl Hub {
         }
     }
 
-    /// Takes one engine event: job changes, each stage's first and last figures, and
-    /// progress of a job not published for a period go out at once (numbered now);
-    /// other progress waits in the gate, replaced by newer figures of the same job.
-    fn offer(&self, gate: &mut Gate, event: EngineEvent) {
-        let now = Instant::now();
+    /// Takes one engine event. A job change goes out at once (numbered now); a progress
+    /// figure waits in the batcher for the next batch, replacing an older figure of the
+    /// same job and stage. The batcher never lets a figure be lost that must arrive (a
+    /// stage's last one) nor one overtake a job message: such cases send the batch first.
+    fn offer(&self, batcher: &mut Batcher, event: EngineEvent, now: Instant) {
         match event {
             EngineEvent::Progress { progress, totals } => {
-                gate.totals = Some(totals);
-                let must = {
-                    let mirror = self.lock();
-                    let previous = mirror.jobs.get(&progress.job_id).map(|v| v.progress.status);
-                    previous != Some(progress.status)
-                        || progress.current >= progress.total
-                        || progress.current == 0
-                };
-                if let Some(progress) = gate.offer(progress, must, now) {
-                    let totals = gate.totals.clone().unwrap_or_default();
-                    self.publish(EngineEvent::Progress { progress, totals });
+                if batcher.would_replace_another_stage(&progress) {
+                    self.flush(batcher, now);
+                }
+                batcher.hold(progress, totals);
+                if batcher.due(now) {
+                    self.flush(batcher, now);
                 }
             }
             EngineEvent::Job { job, totals } => {
-                gate.superseded(job.id);
-                gate.totals = Some(totals.clone());
-                self.publish(EngineEvent::Job { job, totals });
+                batcher.totals = totals.clone();
+                if batcher.holds_last_figure_of(job.id) {
+                    // The stage's 100 % must reach clients before the job moves on.
+                    self.flush(batcher, now);
+                } else {
+                    // The job message carries the job's figures as they are now.
+                    batcher.forget(job.id);
+                }
+                self.publish_job(job, totals);
             }
         }
     }
 
-    fn publish(&self, event: EngineEvent) {
+    /// Publishes the held figures as one batch, if any are held.
+    fn flush(&self, batcher: &mut Batcher, now: Instant) {
+        let Some((figures, totals)) = batcher.take(now) else {
+            return;
+        };
         let mut mirror = self.lock();
         mirror.seq += 1;
         let seq = mirror.seq;
-        let (message, kind) = match event {
-            EngineEvent::Progress { progress, totals } => {
-                let job = progress.job_id;
-                let previous = mirror.jobs.get(&job).map(|view| view.progress.status);
-                let must = previous != Some(progress.status)
-                    || progress.current >= progress.total
-                    || progress.current == 0;
-                if let Some(view) = mirror.jobs.get_mut(&job) {
-                    view.progress = progress.clone();
-                }
-                mirror.totals = totals.clone();
-                (
-                    ServerMessage::Progress {
-                        seq,
-                        progress,
-                        totals,
-                    },
-                    Kind::Progress { job, must },
-                )
+        let must = figures.iter().any(|p| p.current >= p.total);
+        let jobs: Box<[JobId]> = figures.iter().map(|p| p.job_id).collect();
+        for figure in &figures {
+            if let Some(view) = mirror.jobs.get_mut(&figure.job_id) {
+                // The same rule as every client's, so a welcome equals their state.
+                crate::client::apply_figure(view, figure);
             }
-            EngineEvent::Job { job, totals } => {
-                mirror.jobs.insert(job.id, job.clone());
-                mirror.totals = totals.clone();
-                let kind = Kind::Job {
-                    job: job.id,
-                    terminal: is_terminal(job.status),
-                };
-                (ServerMessage::Job { seq, job, totals }, kind)
-            }
+        }
+        mirror.totals = totals.clone();
+        let message = ServerMessage::Progress {
+            seq,
+            progress: figures,
+            totals,
         };
-        self.record(&mut mirror, seq, kind, &message);
+        self.record(&mut mirror, seq, Kind::Progress { must }, jobs, &message);
+    }
+
+    fn publish_job(&self, job: JobView, totals: QueueTotals) {
+        let mut mirror = self.lock();
+        mirror.seq += 1;
+        let seq = mirror.seq;
+        mirror.jobs.insert(job.id, job.clone());
+        mirror.totals = totals.clone();
+        let kind = Kind::Job {
+            job: job.id,
+            terminal: is_terminal(job.status),
+        };
+        let message = ServerMessage::Job { seq, job, totals };
+        self.record(&mut mirror, seq, kind, Box::default(), &message);
     }
 
     fn reset(&self, snapshot: Snapshot) {
@@ -304,10 +383,17 @@ impl Hub {
         mirror.totals = snapshot.totals;
         let welcome = self.welcome(&mirror);
         let seq = mirror.seq;
-        self.record(&mut mirror, seq, Kind::Snapshot, &welcome);
+        self.record(&mut mirror, seq, Kind::Snapshot, Box::default(), &welcome);
     }
 
-    fn record(&self, mirror: &mut Mirror, seq: u64, kind: Kind, message: &ServerMessage) {
+    fn record(
+        &self,
+        mirror: &mut Mirror,
+        seq: u64,
+        kind: Kind,
+        jobs: Box<[JobId]>,
+        message: &ServerMessage,
+    ) {
         let text = match serde_json::to_string(message) {
             Ok(text) => text,
             Err(error) => {
@@ -318,6 +404,7 @@ impl Hub {
         let encoded = Arc::new(Encoded {
             seq,
             kind,
+            jobs,
             text: text.into(),
         });
         if self.sizes.replay > 0 {
@@ -332,8 +419,19 @@ impl Hub {
             }
             mirror.terminals.push_back(Arc::clone(&encoded));
         }
-        // No receivers is fine: nobody is watching right now. Sending never waits.
-        drop(self.sender.send(encoded));
+        {
+            let mut ring = self
+                .feed
+                .ring
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            if ring.len() >= self.feed.capacity {
+                ring.pop_front();
+            }
+            ring.push_back(encoded);
+        }
+        // Wakes every client; nobody watching is fine. Never waits.
+        self.feed.latest.send_replace(seq);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Mirror> {
@@ -341,18 +439,25 @@ impl Hub {
     }
 }
 
-/// Progress waiting to be published, at most one figure per job.
-struct Gate {
+/// Progress waiting for the next batch: the latest figure of each job, and when the
+/// next batch may go.
+///
+/// Batches follow a leading-edge rate limit: a figure arriving after a quiet period goes
+/// out at once; later ones wait until one period has passed since the previous batch.
+/// So there is at least one period between two batches, except when a figure that must
+/// arrive would otherwise be replaced (a stage's last figure), which sends early.
+struct Batcher {
     period: Duration,
-    held: HashMap<JobId, JobProgress>,
-    /// Theoretical arrival time of each job's next figure.
-    last: HashMap<JobId, Instant>,
-    /// The queue totals of the newest engine event, published with held figures.
-    totals: Option<QueueTotals>,
+    /// Sorted by job, so a batch lists its jobs in order.
+    held: BTreeMap<JobId, JobProgress>,
+    /// The queue totals of the newest engine event, published with the batch.
+    totals: QueueTotals,
+    /// When the next batch may go; `None` after a quiet period.
+    next: Option<Instant>,
     coalesced: Arc<AtomicU64>,
 }
 
-impl Gate {
+impl Batcher {
     fn new(per_sec: u32, coalesced: Arc<AtomicU64>) -> Self {
         let period = if per_sec == 0 {
             Duration::ZERO
@@ -361,77 +466,65 @@ impl Gate {
         };
         Self {
             period,
-            held: HashMap::new(),
-            last: HashMap::new(),
-            totals: None,
+            held: BTreeMap::new(),
+            totals: QueueTotals::default(),
+            next: None,
             coalesced,
         }
     }
 
-    /// The figure to publish now, if any; otherwise it is held. Each job's figures
-    /// follow the generic cell rate algorithm with a burst of two, so a job reporting at
-    /// exactly the allowed rate is never held back by scheduling jitter.
-    fn offer(&mut self, progress: JobProgress, must: bool, now: Instant) -> Option<JobProgress> {
-        let job = progress.job_id;
-        if must || self.conforms(job, now) {
-            if self.held.remove(&job).is_some() {
-                self.coalesced.fetch_add(1, Ordering::Relaxed);
-            }
-            self.spend(job, now);
-            return Some(progress);
-        }
-        if self.held.insert(job, progress).is_some() {
+    /// True when holding `progress` would replace a figure of the same job in another
+    /// stage: that figure (the stage's last) must go out first.
+    fn would_replace_another_stage(&self, progress: &JobProgress) -> bool {
+        self.held
+            .get(&progress.job_id)
+            .is_some_and(|held| held.status != progress.status)
+    }
+
+    /// Holds `progress` for the next batch, replacing an older figure of the job.
+    fn hold(&mut self, progress: JobProgress, totals: QueueTotals) {
+        self.totals = totals;
+        if self.held.insert(progress.job_id, progress).is_some() {
             self.coalesced.fetch_add(1, Ordering::Relaxed);
         }
-        None
     }
 
-    fn conforms(&self, job: JobId, now: Instant) -> bool {
-        self.last
+    /// True when the held figure of `job` is its stage's last (`current == total`).
+    fn holds_last_figure_of(&self, job: JobId) -> bool {
+        self.held
             .get(&job)
-            .is_none_or(|tat| tat.checked_sub(self.period).is_none_or(|at| at <= now))
+            .is_some_and(|held| held.current >= held.total)
     }
 
-    fn spend(&mut self, job: JobId, now: Instant) {
-        let tat = self.last.get(&job).map_or(now, |tat| (*tat).max(now));
-        self.last.insert(job, tat + self.period);
-    }
-
-    /// A job message replaces any held figure of the job.
-    fn superseded(&mut self, job: JobId) {
+    /// Drops the held figure of `job`: a job message that replaces it is going out.
+    fn forget(&mut self, job: JobId) {
         if self.held.remove(&job).is_some() {
             self.coalesced.fetch_add(1, Ordering::Relaxed);
         }
-        if self.last.len() > 4 * self.held.len() + 1024 {
-            // Forget jobs not heard of for a while, so the map stays small.
-            let held = &self.held;
-            self.last.retain(|id, _| held.contains_key(id));
-        }
     }
 
+    /// True when figures are held and the rate allows a batch at `now`.
+    fn due(&self, now: Instant) -> bool {
+        !self.held.is_empty() && self.next.is_none_or(|next| next <= now)
+    }
+
+    /// When the held figures may go out, if any are held.
     fn deadline(&self) -> Option<Instant> {
-        self.held
-            .keys()
-            .filter_map(|job| self.last.get(job).map(|tat| *tat - self.period))
-            .min()
+        if self.held.is_empty() {
+            return None;
+        }
+        Some(self.next.unwrap_or_else(Instant::now))
     }
 
-    /// The held figures that conform now, by job; their cells are spent.
-    fn due(&mut self, now: Instant) -> Vec<JobProgress> {
-        let mut ready: Vec<JobId> = self
-            .held
-            .keys()
-            .filter(|job| self.conforms(**job, now))
-            .copied()
-            .collect();
-        ready.sort();
-        ready
-            .into_iter()
-            .filter_map(|job| {
-                self.spend(job, now);
-                self.held.remove(&job)
-            })
-            .collect()
+    /// Everything held, in job order, with the latest totals; the next batch may go one
+    /// period after `now`.
+    fn take(&mut self, now: Instant) -> Option<(Vec<JobProgress>, QueueTotals)> {
+        if self.held.is_empty() {
+            return None;
+        }
+        self.next = Some(now + self.period);
+        let figures = std::mem::take(&mut self.held).into_values().collect();
+        Some((figures, self.totals.clone()))
     }
 
     fn clear(&mut self) {
@@ -452,29 +545,124 @@ fn terminals_between(mirror: &Mirror, after: u64, upto: u64) -> Vec<Arc<Encoded>
         .collect()
 }
 
-/// Drops the progress messages of a batch that a later message of the same job
-/// replaces, keeping every stage's first and last figures and every other message.
-/// Applying the result gives the same state as applying the whole batch.
+/// Drops the progress batches of a replay whose every job a later message replaces,
+/// keeping batches with a stage's last figure and every other message. Applying the
+/// result gives the same state as applying the whole replay.
 pub(crate) fn coalesce_batch<'a>(
-    batch: impl Iterator<Item = &'a Arc<Encoded>>,
+    batch: impl DoubleEndedIterator<Item = &'a Arc<Encoded>>,
 ) -> Vec<Arc<Encoded>> {
-    let batch: Vec<&Arc<Encoded>> = batch.collect();
-    let mut superseded_after: BTreeMap<JobId, usize> = BTreeMap::new();
-    for (index, message) in batch.iter().enumerate() {
+    let mut replaced: HashSet<JobId> = HashSet::new();
+    let mut kept: Vec<Arc<Encoded>> = Vec::new();
+    for message in batch.rev() {
         match message.kind {
-            Kind::Progress { job, .. } | Kind::Job { job, .. } => {
-                superseded_after.insert(job, index);
+            Kind::Progress { must } => {
+                if must || !message.jobs.iter().all(|job| replaced.contains(job)) {
+                    kept.push(Arc::clone(message));
+                }
+                replaced.extend(message.jobs.iter().copied());
             }
-            Kind::Snapshot => {}
+            Kind::Job { job, .. } => {
+                kept.push(Arc::clone(message));
+                replaced.insert(job);
+            }
+            Kind::Snapshot => kept.push(Arc::clone(message)),
         }
     }
-    batch
-        .iter()
-        .enumerate()
-        .filter(|(index, message)| match message.kind {
-            Kind::Progress { job, must } => must || superseded_after.get(&job) == Some(index),
-            _ => true,
+    kept.reverse();
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn figure(job: i64, status: JobStatus, current: u64) -> JobProgress {
+        JobProgress {
+            job_id: JobId(job),
+            status,
+            current,
+            total: 100,
+            speed: 0.0,
+            eta_secs: None,
+            sent: None,
+        }
+    }
+
+    fn ids(figures: &[JobProgress]) -> Vec<(i64, u64)> {
+        figures.iter().map(|p| (p.job_id.0, p.current)).collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_holds_the_latest_figure_of_every_job_at_most_once_per_period() {
+        let mut b = Batcher::new(20, Arc::new(AtomicU64::new(0)));
+        let t0 = Instant::now();
+        b.hold(figure(1, JobStatus::Uploading, 1), QueueTotals::default());
+        assert!(b.due(t0), "a figure after a quiet period goes out at once");
+        assert_eq!(ids(&b.take(t0).unwrap().0), [(1, 1)]);
+        for step in 2..=10 {
+            for job in 1..=3 {
+                b.hold(
+                    figure(job, JobStatus::Uploading, step),
+                    QueueTotals::default(),
+                );
+            }
+            assert!(!b.due(t0 + Duration::from_millis(step)));
+        }
+        assert_eq!(b.deadline(), Some(t0 + Duration::from_millis(50)));
+        let (batch, _) = b.take(t0 + Duration::from_millis(50)).unwrap();
+        assert_eq!(
+            ids(&batch),
+            [(1, 10), (2, 10), (3, 10)],
+            "latest value wins"
+        );
+        assert_eq!(b.coalesced.load(Ordering::Relaxed), 24);
+        assert_eq!(b.deadline(), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stage_last_figure_is_never_replaced_nor_dropped_by_a_job_message() {
+        let mut b = Batcher::new(20, Arc::new(AtomicU64::new(0)));
+        b.hold(figure(1, JobStatus::Hashing, 100), QueueTotals::default());
+        assert!(b.would_replace_another_stage(&figure(1, JobStatus::Uploading, 0)));
+        assert!(!b.would_replace_another_stage(&figure(2, JobStatus::Uploading, 0)));
+        assert!(b.holds_last_figure_of(JobId(1)));
+        b.hold(figure(2, JobStatus::Uploading, 40), QueueTotals::default());
+        assert!(!b.holds_last_figure_of(JobId(2)));
+        b.forget(JobId(2));
+        let (batch, _) = b.take(Instant::now()).unwrap();
+        assert_eq!(ids(&batch), [(1, 100)]);
+    }
+
+    fn encoded(seq: u64, kind: Kind, jobs: &[i64]) -> Arc<Encoded> {
+        Arc::new(Encoded {
+            seq,
+            kind,
+            jobs: jobs.iter().map(|j| JobId(*j)).collect(),
+            text: Utf8Bytes::from_static(""),
         })
-        .map(|(_, message)| Arc::clone(message))
-        .collect()
+    }
+
+    #[test]
+    fn a_replay_leaves_out_only_batches_whose_every_job_is_replaced_later() {
+        let replay = [
+            encoded(1, Kind::Progress { must: false }, &[1, 2]),
+            encoded(2, Kind::Progress { must: false }, &[1]),
+            encoded(3, Kind::Progress { must: true }, &[2]),
+            encoded(
+                4,
+                Kind::Job {
+                    job: JobId(2),
+                    terminal: true,
+                },
+                &[],
+            ),
+            encoded(5, Kind::Progress { must: false }, &[1, 3]),
+            encoded(6, Kind::Progress { must: false }, &[3]),
+        ];
+        let kept: Vec<u64> = coalesce_batch(replay.iter())
+            .iter()
+            .map(|m| m.seq)
+            .collect();
+        assert_eq!(kept, [3, 4, 5, 6]);
+    }
 }

@@ -1,119 +1,12 @@
-//! What one connection is about to send: live progress coalesced to a bounded rate
-//! (latest value wins per job), and the terminal events waiting for an acknowledgement.
+//! What one connection keeps beyond the shared stream: the terminal events it sent and
+//! that its client has not acknowledged yet. (Progress is batched once for every client,
+//! in the hub.)
 
 use crate::hub::{Encoded, Kind};
-use ferry_core::JobId;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
-
-/// Progress held back by the rate limit, per connection.
-///
-/// Invariant: every message handed out has a larger `seq` than any handed out before
-/// (held progress always goes out before a newer message), and a progress message is
-/// only ever dropped when a newer message of the same job replaces it. So a client's
-/// state after the last message it received equals the server's state at that `seq`.
-#[derive(Debug)]
-pub(crate) struct Coalescer {
-    period: Duration,
-    held: BTreeMap<u64, Arc<Encoded>>,
-    held_by_job: HashMap<JobId, u64>,
-    last_flush: Option<Instant>,
-    coalesced: u64,
-}
-
-impl Coalescer {
-    /// At most `per_sec` progress flushes a second; 0 means no coalescing.
-    pub(crate) fn new(per_sec: u32) -> Self {
-        let period = if per_sec == 0 {
-            Duration::ZERO
-        } else {
-            Duration::from_secs(1) / per_sec
-        };
-        Self {
-            period,
-            held: BTreeMap::new(),
-            held_by_job: HashMap::new(),
-            last_flush: None,
-            coalesced: 0,
-        }
-    }
-
-    /// Takes one broadcast message and appends to `out` what must be sent now, in order.
-    pub(crate) fn offer(
-        &mut self,
-        message: Arc<Encoded>,
-        now: Instant,
-        out: &mut Vec<Arc<Encoded>>,
-    ) {
-        match message.kind {
-            Kind::Progress { job, must: false } => {
-                self.replace(job);
-                self.held_by_job.insert(job, message.seq);
-                self.held.insert(message.seq, message);
-                if self.due(now) {
-                    self.flush(now, out);
-                }
-            }
-            Kind::Progress { job, must: true } | Kind::Job { job, .. } => {
-                self.replace(job);
-                self.flush(now, out);
-                out.push(message);
-            }
-            Kind::Snapshot => {
-                self.coalesced += self.held.len() as u64;
-                self.held.clear();
-                self.held_by_job.clear();
-                out.push(message);
-            }
-        }
-    }
-
-    /// When the held progress is due, if any is held.
-    pub(crate) fn deadline(&self) -> Option<Instant> {
-        if self.held.is_empty() {
-            return None;
-        }
-        Some(
-            self.last_flush
-                .map_or_else(Instant::now, |last| last + self.period),
-        )
-    }
-
-    /// Hands out everything held, oldest first.
-    pub(crate) fn flush(&mut self, now: Instant, out: &mut Vec<Arc<Encoded>>) {
-        if self.held.is_empty() {
-            return;
-        }
-        self.held_by_job.clear();
-        out.extend(std::mem::take(&mut self.held).into_values());
-        self.last_flush = Some(now);
-    }
-
-    /// Forgets what is held because a full snapshot replaces it.
-    pub(crate) fn clear(&mut self) {
-        self.held.clear();
-        self.held_by_job.clear();
-    }
-
-    /// Progress updates replaced before they were sent, since the last call.
-    pub(crate) fn take_coalesced(&mut self) -> u64 {
-        std::mem::take(&mut self.coalesced)
-    }
-
-    fn due(&self, now: Instant) -> bool {
-        self.last_flush
-            .is_none_or(|last| now.saturating_duration_since(last) >= self.period)
-    }
-
-    fn replace(&mut self, job: JobId) {
-        if let Some(seq) = self.held_by_job.remove(&job) {
-            self.held.remove(&seq);
-            self.coalesced += 1;
-        }
-    }
-}
 
 /// Terminal events sent to one client and not yet acknowledged.
 #[derive(Debug)]
@@ -182,15 +75,14 @@ impl Unacked {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ferry_core::JobId;
     use tokio_tungstenite::tungstenite::Utf8Bytes;
 
     fn progress(seq: u64, job: i64, must: bool) -> Arc<Encoded> {
         Arc::new(Encoded {
             seq,
-            kind: Kind::Progress {
-                job: JobId(job),
-                must,
-            },
+            kind: Kind::Progress { must },
+            jobs: Box::new([JobId(job)]),
             text: Utf8Bytes::from_static(""),
         })
     }
@@ -202,54 +94,13 @@ mod tests {
                 job: JobId(job),
                 terminal,
             },
+            jobs: Box::default(),
             text: Utf8Bytes::from_static(""),
         })
     }
 
     fn seqs(out: &[Arc<Encoded>]) -> Vec<u64> {
         out.iter().map(|m| m.seq).collect()
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn progress_is_latest_value_wins_at_the_configured_rate() {
-        let mut c = Coalescer::new(20);
-        let mut out = Vec::new();
-        let t0 = Instant::now();
-        c.offer(progress(1, 1, false), t0, &mut out);
-        assert_eq!(seqs(&out), [1], "the first figure goes out at once");
-        out.clear();
-        for seq in 2..=10 {
-            c.offer(
-                progress(seq, 1, false),
-                t0 + Duration::from_millis(seq),
-                &mut out,
-            );
-        }
-        assert!(out.is_empty(), "figures within the period are held");
-        assert_eq!(c.deadline(), Some(t0 + Duration::from_millis(50)));
-        c.flush(t0 + Duration::from_millis(50), &mut out);
-        assert_eq!(seqs(&out), [10], "only the latest figure survives");
-        assert_eq!(c.take_coalesced(), 8);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn stage_changes_final_figures_and_job_messages_flush_in_seq_order() {
-        let mut c = Coalescer::new(20);
-        let mut out = Vec::new();
-        let t0 = Instant::now();
-        c.offer(progress(1, 1, false), t0, &mut out);
-        c.offer(progress(2, 2, false), t0, &mut out);
-        c.offer(progress(3, 1, false), t0, &mut out);
-        c.offer(progress(4, 1, true), t0, &mut out);
-        assert_eq!(
-            seqs(&out),
-            [1, 2, 4],
-            "job 1's held figure is replaced by its final one"
-        );
-        out.clear();
-        c.offer(progress(5, 2, false), t0, &mut out);
-        c.offer(job(6, 3, true), t0, &mut out);
-        assert_eq!(seqs(&out), [5, 6]);
     }
 
     #[tokio::test(start_paused = true)]

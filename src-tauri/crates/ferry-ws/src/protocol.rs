@@ -51,13 +51,17 @@ pub enum ServerMessage {
         /// The limits and timings this server applies to every connection.
         limits: Limits,
     },
-    /// Latest progress of one job (later values replace earlier ones).
+    /// The latest figures of every job whose progress changed since the previous
+    /// `progress` message, at most `progress_per_sec` of these a second (latest value
+    /// wins). One message carries many jobs, so a client's rate does not grow with the
+    /// number of jobs; the same message, encoded once, goes to every client.
     Progress {
         /// Sequence number of this message.
         #[ts(type = "number")]
         seq: u64,
-        /// The job's figures within its current stage.
-        progress: JobProgress,
+        /// One entry per job, in job order: its figures within its current stage. A
+        /// figure is never older than a `job` message sent before it for the same job.
+        progress: Vec<JobProgress>,
         /// The whole queue's figures at the same moment.
         totals: QueueTotals,
     },
@@ -251,7 +255,8 @@ pub struct Limits {
     pub max_messages_per_sec: u32,
     /// Inbound messages a client may send in one burst above that rate.
     pub message_burst: u32,
-    /// Progress updates per second, per job, this client receives at most.
+    /// `progress` messages per second this client receives at most, whatever the
+    /// number of jobs (each carries every job that changed).
     pub progress_per_sec: u32,
     /// Milliseconds before an unacknowledged terminal event is sent again.
     pub ack_timeout_ms: u32,
@@ -288,7 +293,7 @@ pub struct MetricsSnapshot {
     /// Bytes of message payload sent.
     #[ts(type = "number")]
     pub bytes_out: u64,
-    /// Progress updates replaced by a newer one before they were sent.
+    /// Progress figures replaced by a newer one of the same job before they were sent.
     #[ts(type = "number")]
     pub coalesced: u64,
     /// Times a client fell further behind than its queue holds.

@@ -1,17 +1,20 @@
 //! The authenticated loopback WebSocket server that streams progress to every client.
 //!
 //! One task per connection. The engine publishes into a broadcast channel that never
-//! waits; each connection reads it at its own pace through its own bounded queue, so a
-//! slow client only ever holds up itself: it is resynced with a fresh snapshot when it
-//! falls too far behind, and dropped when one write takes longer than the write timeout.
+//! waits; the hub numbers and encodes each message once (progress in batches, at most
+//! `progress_per_sec` a second) into one shared ring, and each connection reads the ring
+//! at its own pace from its own cursor, so a slow client only ever holds up itself: it
+//! skips progress that newer figures replace, is resynced with a fresh snapshot when it
+//! falls further behind than the ring holds, and is dropped when one write takes longer
+//! than the write timeout.
 
 use crate::access::{AccessPolicy, Refusal, WEBVIEW_ORIGINS};
 use crate::backend::Backend;
 use crate::connection_file;
 use crate::error::WsError;
-use crate::hub::{Encoded, Hub, HubSizes, Start, Subscription};
+use crate::hub::{coalesce_batch, Encoded, Follower, Hub, HubSizes, Lagged, Start, Subscription};
 use crate::metrics::{add, bump, Metrics};
-use crate::outbox::{Coalescer, Unacked};
+use crate::outbox::Unacked;
 use crate::protocol::{
     close_code, decode_client_message, ClientMessage, Command, CommandResult, ConnectionInfo,
     ErrorCode, Limits, MetricsSnapshot, ProtocolError, ServerMessage, PROTOCOL,
@@ -34,9 +37,10 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{Error as WsProtocolError, Message};
+use tokio_tungstenite::tungstenite::{Bytes, Error as WsProtocolError, Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
 
@@ -61,8 +65,10 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Most TCP connections still in their handshake; more are dropped at once.
     pub max_pending_handshakes: usize,
-    /// Progress updates per second each client receives for a job, at most (latest
-    /// value wins; stage changes and final figures always go out). 0 sends every one.
+    /// `progress` messages per second each client receives at most, whatever the number
+    /// of jobs: each carries the latest figures of every job that changed since the
+    /// previous one (stage changes and each stage's last figure always arrive). 0 sends
+    /// every figure as it comes.
     pub progress_per_sec: u32,
     /// Messages a client may fall behind the live stream before it is resynced with a
     /// fresh snapshot.
@@ -475,7 +481,6 @@ struct Connection {
     incoming: Incoming,
     limiter: Option<Gcra>,
     invalid_in_a_row: u32,
-    coalescer: Coalescer,
     unacked: Unacked,
     /// The `seq` of the newest broadcast message sent (or replaced by a snapshot).
     sent: u64,
@@ -498,16 +503,12 @@ impl Connection {
         let config = &shared.config;
         let (replies, outbox) = mpsc::channel(8);
         let limiter = Gcra::new(config.max_messages_per_sec, config.message_burst);
-        // Progress is coalesced once, in the hub, before it is numbered; the connection
-        // passes it on as it comes.
-        let coalescer = Coalescer::new(0);
         let unacked = Unacked::new(config.ack_timeout, config.terminal_capacity);
         Self {
             shared,
             incoming,
             limiter,
             invalid_in_a_row: 0,
-            coalescer,
             unacked,
             sent: 0,
             replies,
@@ -563,33 +564,14 @@ impl Connection {
         let far = || Instant::now() + Duration::from_secs(86_400);
 
         loop {
-            let flush_at = self.coalescer.deadline();
             let resend_at = self.unacked.deadline();
             tokio::select! {
                 () = shared.stop.cancelled() => return Ok(Some(going_away())),
-                broadcast = stream.recv() => match broadcast {
-                    Ok(message) => {
-                        if message.seq > self.sent {
-                            self.coalescer.offer(message, Instant::now(), &mut self.batch);
-                            self.flush_batch(sink).await?;
-                        }
+                live = stream.changed() => {
+                    if !live {
+                        return Ok(Some(going_away()));
                     }
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
-                        bump(&shared.metrics.lagged);
-                        tracing::info!(missed, "a client fell behind; sending it a fresh snapshot");
-                        self.coalescer.clear();
-                        let (welcome, terminals, cursor) = shared.hub.resync(self.sent);
-                        self.sent = cursor;
-                        self.send_one(sink, &welcome).await?;
-                        bump(&shared.metrics.resynced);
-                        self.batch = terminals;
-                        self.flush_batch(sink).await?;
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok(Some(going_away())),
-                },
-                () = tokio::time::sleep_until(flush_at.unwrap_or_else(far)), if flush_at.is_some() => {
-                    self.coalescer.flush(Instant::now(), &mut self.batch);
-                    self.flush_batch(sink).await?;
+                    self.take_feed(sink, &stream).await?;
                 }
                 () = tokio::time::sleep_until(resend_at.unwrap_or_else(far)), if resend_at.is_some() => {
                     let due = self.unacked.due(Instant::now());
@@ -617,6 +599,41 @@ impl Connection {
                         Inbound::Hello(..) | Inbound::Nothing => {}
                     }
                 }
+            }
+        }
+    }
+
+    /// Sends what the shared stream holds for this client after what it was sent, in
+    /// writes of up to [`CATCH_UP`] messages and about [`CATCH_UP_BYTES`]. A progress batch that a later message in the
+    /// same write replaces for every job it carries is left out, so a client that fell
+    /// behind catches up with the latest figures instead of working through stale ones.
+    /// One further behind than the stream holds gets a fresh snapshot.
+    async fn take_feed(&mut self, sink: &mut Sink, stream: &Follower) -> Result<(), WsError> {
+        loop {
+            let found: Result<bool, Lagged> =
+                stream.after(self.sent, CATCH_UP, CATCH_UP_BYTES, &mut self.batch);
+            let more = if let Ok(more) = found {
+                more
+            } else {
+                bump(&self.shared.metrics.lagged);
+                tracing::info!("a client fell behind; sending it a fresh snapshot");
+                self.batch.clear();
+                let (welcome, terminals, cursor) = self.shared.hub.resync(self.sent);
+                self.sent = cursor;
+                self.send_one(sink, &welcome).await?;
+                bump(&self.shared.metrics.resynced);
+                self.batch = terminals;
+                false
+            };
+            if self.batch.len() > 1 {
+                let before: usize = self.batch.iter().map(|m| m.jobs.len()).sum();
+                self.batch = coalesce_batch(self.batch.iter());
+                let after: usize = self.batch.iter().map(|m| m.jobs.len()).sum();
+                add(&self.shared.metrics.coalesced, (before - after) as u64);
+            }
+            self.flush_batch(sink).await?;
+            if !more {
+                return Ok(());
             }
         }
     }
@@ -758,15 +775,21 @@ impl Connection {
     }
 
     async fn send_one(&mut self, sink: &mut Sink, message: &ServerMessage) -> Result<(), WsError> {
-        let text = serde_json::to_string(message)?;
-        self.write(sink, Message::Text(text.into())).await
+        let text: Utf8Bytes = serde_json::to_string(message)?.into();
+        let metrics = &self.shared.metrics;
+        add(&metrics.bytes_out, text.len() as u64);
+        let write = async {
+            feed_text(sink, text).await?;
+            sink.flush().await
+        };
+        tokio::time::timeout(self.shared.config.write_timeout, write)
+            .await
+            .map_err(|_| WsError::Timeout("a client to read its messages"))??;
+        bump(&metrics.messages_out);
+        Ok(())
     }
 
     async fn flush_batch(&mut self, sink: &mut Sink) -> Result<(), WsError> {
-        add(
-            &self.shared.metrics.coalesced,
-            self.coalescer.take_coalesced(),
-        );
         if self.batch.is_empty() {
             return Ok(());
         }
@@ -790,7 +813,7 @@ impl Connection {
         let write = async {
             for message in batch {
                 add(&metrics.bytes_out, message.text.len() as u64);
-                sink.feed(Message::Text(message.text.clone())).await?;
+                feed_text(sink, message.text.clone()).await?;
             }
             sink.flush().await
         };
@@ -813,6 +836,46 @@ impl Connection {
         }
         Ok(())
     }
+}
+
+/// Largest frame the server writes. tungstenite copies each frame whole into the
+/// connection's write buffer, whose capacity then never shrinks: one 30 KiB welcome would
+/// leave every idle connection holding 30 KiB. Longer messages go out as a text frame
+/// followed by continuation frames (RFC 6455 section 5.4), so the buffer stays this small.
+const MAX_FRAME_BYTES: usize = 4 * 1024;
+
+/// Most queued messages a connection takes in one write, so one busy client cannot keep
+/// its task from the other branches (pings, replies) for long.
+const CATCH_UP: usize = 256;
+
+/// About the most bytes a connection takes in one write: the write timeout bounds one
+/// write, so a write must stay small enough for a reading client to take in time.
+const CATCH_UP_BYTES: usize = 64 * 1024;
+
+/// Queues one text message, in frames of at most [`MAX_FRAME_BYTES`] (the pieces share
+/// the message's bytes; nothing is copied here).
+async fn feed_text(sink: &mut Sink, text: Utf8Bytes) -> Result<(), WsProtocolError> {
+    if text.len() <= MAX_FRAME_BYTES {
+        return sink.feed(Message::Text(text)).await;
+    }
+    let bytes = Bytes::from(text);
+    let mut start = 0;
+    while start < bytes.len() {
+        let end = (start + MAX_FRAME_BYTES).min(bytes.len());
+        let opcode = if start == 0 {
+            Data::Text
+        } else {
+            Data::Continue
+        };
+        let frame = Frame::message(
+            bytes.slice(start..end),
+            OpCode::Data(opcode),
+            end == bytes.len(),
+        );
+        sink.feed(Message::Frame(frame)).await?;
+        start = end;
+    }
+    Ok(())
 }
 
 fn going_away() -> Closing {

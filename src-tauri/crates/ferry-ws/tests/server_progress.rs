@@ -22,17 +22,16 @@ async fn follow_until_done(client: &mut Client, job: JobId, mut last_seq: u64) -
         );
         last_seq = last_seq.max(seq);
         match message {
-            ServerMessage::Progress { progress, .. } if progress.job_id == job => {
-                if progress.status == JobStatus::Uploading {
-                    assert!(
-                        progress.current >= uploaded,
-                        "upload progress went backwards"
-                    );
-                    assert!(progress.current <= progress.total);
-                    uploaded = progress.current;
-                }
-                if stages.last() != Some(&progress.status) {
-                    stages.push(progress.status);
+            ServerMessage::Progress { progress, .. } => {
+                for figure in progress.iter().filter(|p| p.job_id == job) {
+                    if figure.status == JobStatus::Uploading {
+                        assert!(figure.current >= uploaded, "upload progress went backwards");
+                        assert!(figure.current <= figure.total);
+                        uploaded = figure.current;
+                    }
+                    if stages.last() != Some(&figure.status) {
+                        stages.push(figure.status);
+                    }
                 }
             }
             ServerMessage::Job { job: view, .. } if view.id == job => {

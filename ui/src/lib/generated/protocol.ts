@@ -253,7 +253,8 @@ max_messages_per_sec: number,
  */
 message_burst: number, 
 /**
- * Progress updates per second, per job, this client receives at most.
+ * `progress` messages per second this client receives at most, whatever the
+ * number of jobs (each carries every job that changed).
  */
 progress_per_sec: number, 
 /**
@@ -306,7 +307,7 @@ bytes_in: number,
  */
 bytes_out: number, 
 /**
- * Progress updates replaced by a newer one before they were sent.
+ * Progress figures replaced by a newer one of the same job before they were sent.
  */
 coalesced: number, 
 /**
@@ -446,9 +447,10 @@ limits: Limits, } | { "type": "progress",
  */
 seq: number, 
 /**
- * The job's figures within its current stage.
+ * One entry per job, in job order: its figures within its current stage. A
+ * figure is never older than a `job` message sent before it for the same job.
  */
-progress: JobProgress, 
+progress: Array<JobProgress>, 
 /**
  * The whole queue's figures at the same moment.
  */

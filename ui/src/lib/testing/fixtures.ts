@@ -49,8 +49,9 @@ export function welcome(seq: number, epoch: string, jobs: JobView[], queueTotals
   };
 }
 
-export function progressMessage(seq: number, figures: JobProgress, queueTotals: QueueTotals = totals()): ServerMessage {
-  return { type: 'progress', seq, progress: figures, totals: queueTotals };
+/** A `progress` batch: one figure, or the figures of several jobs. */
+export function progressMessage(seq: number, figures: JobProgress | JobProgress[], queueTotals: QueueTotals = totals()): ServerMessage {
+  return { type: 'progress', seq, progress: Array.isArray(figures) ? figures : [figures], totals: queueTotals };
 }
 
 export function jobMessage(seq: number, view: JobView, queueTotals: QueueTotals = totals()): ServerMessage {
