@@ -151,18 +151,3 @@ async fn a_job_killed_mid_copy_finishes_exactly_once_after_restart() {
         .unwrap();
     assert_eq!(rows, [(id.0, "done".to_owned())]);
 }
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_second_engine_on_the_same_data_folder_is_refused_until_the_first_stops() {
-    let tmp = tempfile::tempdir().unwrap();
-    let first = Engine::start(engine_config(tmp.path())).await.unwrap();
-    let err = Engine::start(engine_config(tmp.path())).await.unwrap_err();
-    assert!(
-        matches!(err, ferry_core::CoreError::DataDirInUse { .. }),
-        "{err}"
-    );
-    assert!(err.to_string().contains("already using"), "{err}");
-    first.shutdown().await;
-    let second = Engine::start(engine_config(tmp.path())).await.unwrap();
-    second.shutdown().await;
-}

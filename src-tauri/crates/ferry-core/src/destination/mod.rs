@@ -27,18 +27,6 @@ pub const CHUNK_SIZE: usize = 256 * 1024;
 /// pause or cancel is still felt within one read.
 const READ_SIZE: usize = 1024 * 1024;
 
-/// A positional read that leaves no cursor behind.
-#[cfg(unix)]
-fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-    std::os::unix::fs::FileExt::read_at(file, buf, offset)
-}
-
-/// A positional read (Windows moves the cursor, which nothing here relies on).
-#[cfg(windows)]
-fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-    std::os::windows::fs::FileExt::seek_read(file, buf, offset)
-}
-
 /// How many bytes a body hands out between two checks that its source is still there.
 const CHECK_EVERY: u64 = 4 * 1024 * 1024;
 
@@ -223,10 +211,10 @@ pub trait Destination: Send + Sync + 'static {
 #[derive(Debug)]
 pub struct UploadBody {
     path: PathBuf,
-    /// Read with positional reads on a blocking thread: no shared cursor that an
-    /// abandoned read could move, and each read lands in a buffer that is handed out
-    /// as is (no copy).
-    file: Arc<std::fs::File>,
+    /// Read on a blocking thread, each read placing the cursor itself under the lock
+    /// (a read abandoned by its request still runs to its end, and must not move the
+    /// next one), into a buffer that is handed out as is (no copy, no zeroing).
+    file: Arc<std::sync::Mutex<std::fs::File>>,
     size: u64,
     /// The read position: bytes before it were handed out (or skipped by a seek).
     position: u64,
@@ -265,7 +253,7 @@ impl UploadBody {
             .map_err(|e| CoreError::source_io(path, e))?;
         Ok(Self {
             path: path.to_path_buf(),
-            file: Arc::new(file),
+            file: Arc::new(std::sync::Mutex::new(file)),
             size,
             position: 0,
             read_size: READ_SIZE,
@@ -423,18 +411,14 @@ impl UploadBody {
     async fn read_at(&self, offset: u64, len: usize) -> Result<Bytes, CoreError> {
         let file = Arc::clone(&self.file);
         let read = tokio::task::spawn_blocking(move || {
-            let mut buf = vec![0u8; len];
-            let mut filled = 0;
-            while filled < len {
-                match read_at(&file, &mut buf[filled..], offset + filled as u64) {
-                    Ok(0) => break,
-                    Ok(n) => filled += n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            buf.truncate(filled);
-            Ok(Bytes::from(buf))
+            use std::io::{Read, Seek};
+            let mut file = file
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            file.seek(std::io::SeekFrom::Start(offset))?;
+            let mut buf = Vec::with_capacity(len);
+            (&mut *file).take(len as u64).read_to_end(&mut buf)?;
+            Ok::<_, std::io::Error>(Bytes::from(buf))
         })
         .await
         .map_err(|e| CoreError::Internal(format!("reading the source stopped: {e}")))?;
