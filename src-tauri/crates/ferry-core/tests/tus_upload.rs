@@ -196,13 +196,18 @@ async fn a_file_over_tus_max_size_is_refused_before_any_byte_is_sent() {
     assert!(server.uploaded_files().is_empty(), "nothing was created");
 }
 
+/// An engine sending 256 KiB chunks at `rate` bytes/s: slow enough to act mid-upload.
+async fn slow_engine(server: &TusServer, dirs: &common::Dirs, rate: u64) -> ferry_core::Engine {
+    let mut config = tus_config(dirs, &server.endpoint(), |c| c.chunk_size = 256 * KIB);
+    config.bandwidth_limit = Some(rate);
+    start(config).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_then_resume_continues_at_the_server_offset() {
     let server = TusServer::start().await;
     let dirs = dirs();
-    let mut config = tus_config(&dirs, &server.endpoint(), |c| c.chunk_size = 256 * KIB);
-    config.bandwidth_limit = Some(4 * MIB);
-    let engine = start(config).await;
+    let engine = slow_engine(&server, &dirs, 4 * MIB).await;
     let mut rx = engine.subscribe();
     let bytes = pattern(usize::try_from(3 * MIB).unwrap(), 8);
     let report = engine
@@ -257,9 +262,7 @@ async fn pause_then_resume_continues_at_the_server_offset() {
 async fn cancel_ends_the_upload_at_the_server() {
     let server = TusServer::start().await;
     let dirs = dirs();
-    let mut config = tus_config(&dirs, &server.endpoint(), |c| c.chunk_size = 256 * KIB);
-    config.bandwidth_limit = Some(2 * MIB);
-    let engine = start(config).await;
+    let engine = slow_engine(&server, &dirs, 2 * MIB).await;
     let mut rx = engine.subscribe();
     let report = engine
         .enqueue(vec![write_file(
@@ -284,9 +287,7 @@ async fn cancel_ends_the_upload_at_the_server() {
 async fn a_renamed_file_continues_its_upload_and_a_changed_one_starts_a_new_one() {
     let server = TusServer::start().await;
     let dirs = dirs();
-    let mut config = tus_config(&dirs, &server.endpoint(), |c| c.chunk_size = 256 * KIB);
-    config.bandwidth_limit = Some(4 * MIB);
-    let engine = start(config).await;
+    let engine = slow_engine(&server, &dirs, 4 * MIB).await;
     let mut rx = engine.subscribe();
     let bytes = pattern(usize::try_from(2 * MIB).unwrap(), 10);
     let original = write_file(&dirs.src, "draft.bin", &bytes);
