@@ -1,6 +1,7 @@
 //! Self-tests of the tus test harness: the Node tus server, the fault proxy and the scripted
 //! server behave as the destination's tests will rely on. They need Node.js and `npm ci`.
 
+mod common;
 #[path = "support_tus/mod.rs"]
 mod support_tus;
 
@@ -8,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use base64::Engine as _;
+use common::pattern;
 use support_tus::{
     checksum_header, http_request, FaultProxy, HttpConnection, ScriptedResponse, ScriptedServer,
     TusLikeState, TusServer,
@@ -15,19 +17,6 @@ use support_tus::{
 
 const TUS: (&str, &str) = ("Tus-Resumable", "1.0.0");
 const OCTETS: (&str, &str) = ("Content-Type", "application/offset+octet-stream");
-
-/// Deterministic, incompressible-looking bytes.
-fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x.to_le_bytes()[3]
-        })
-        .collect()
-}
 
 fn b64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
