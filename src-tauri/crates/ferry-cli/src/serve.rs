@@ -10,7 +10,7 @@ use ferry_core::EngineConfig;
 use ferry_ws::{Headless, ServerConfig};
 
 use crate::destination::DestinationArgs;
-use crate::signal::stop_signal;
+use crate::signal::StopSignal;
 use crate::size::parse_size;
 use crate::upload::{EXIT_ERROR, EXIT_OK};
 
@@ -37,6 +37,7 @@ pub(crate) struct ServeArgs {
 
 /// Runs until SIGINT or SIGTERM; returns the exit code.
 pub(crate) async fn run(args: ServeArgs) -> u8 {
+    let mut stop = StopSignal::listen();
     let data_dir = args
         .data_dir
         .clone()
@@ -74,7 +75,7 @@ pub(crate) async fn run(args: ServeArgs) -> u8 {
         connection_file.display(),
         data_dir.display()
     );
-    stop_signal().await;
+    stop.recv().await;
     eprintln!("Stopping; unfinished uploads continue at the next start.");
     running.shutdown().await;
     EXIT_OK

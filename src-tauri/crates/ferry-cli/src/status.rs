@@ -8,7 +8,7 @@ use clap::Args;
 use ferry_core::{JobStatus, JobView, QueueTotals, Snapshot};
 use ferry_ws::{Client, ServerMessage, WsError};
 
-use crate::signal::stop_signal;
+use crate::signal::StopSignal;
 use crate::upload::{print_json, EXIT_ERROR, EXIT_OK};
 
 /// Arguments of `ferry status`.
@@ -57,12 +57,13 @@ pub(crate) async fn run(args: StatusArgs) -> u8 {
 }
 
 async fn follow(client: &mut Client, args: &StatusArgs) -> Result<(), WsError> {
+    let mut stop = StopSignal::listen();
     let mut last_totals_line: Option<Instant> = None;
     let mut welcomed = false;
     loop {
         let message = tokio::select! {
             message = client.next_event() => message,
-            () = stop_signal() => return Ok(()),
+            () = stop.recv() => return Ok(()),
         };
         let message = match message {
             Ok(message) => message,

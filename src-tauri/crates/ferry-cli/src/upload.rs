@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::destination::DestinationArgs;
-use crate::signal::stop_signal;
+use crate::signal::StopSignal;
 use crate::size::parse_size;
 
 /// Every file arrived and was verified.
@@ -50,8 +50,9 @@ pub(crate) struct UploadArgs {
 
 /// Runs the command; returns the process exit code.
 pub(crate) async fn run(args: UploadArgs) -> u8 {
+    let stop = StopSignal::listen();
     match start(&args).await {
-        Ok((engine, watched)) => watch(engine, watched, args.json).await,
+        Ok((engine, watched)) => watch(engine, watched, args.json, stop).await,
         Err(message) => {
             eprintln!("ferry: {message}");
             EXIT_ERROR
@@ -106,7 +107,7 @@ async fn start(args: &UploadArgs) -> Result<(Engine, BTreeSet<JobId>), String> {
 }
 
 /// Follows the engine until every watched job settles, or a signal stops it.
-async fn watch(engine: Engine, watched: BTreeSet<JobId>, json: bool) -> u8 {
+async fn watch(engine: Engine, watched: BTreeSet<JobId>, json: bool, mut stop: StopSignal) -> u8 {
     let (snapshot, mut events) = engine.subscribe_with_snapshot();
     let mut view = View::new(json, &watched);
     view.snapshot(&snapshot);
@@ -120,7 +121,7 @@ async fn watch(engine: Engine, watched: BTreeSet<JobId>, json: bool) -> u8 {
                 Err(RecvError::Lagged(_)) => view.snapshot(&engine.snapshot()),
                 Err(RecvError::Closed) => break false,
             },
-            () = stop_signal() => break true,
+            () = stop.recv() => break true,
         }
     };
     engine.shutdown().await;
