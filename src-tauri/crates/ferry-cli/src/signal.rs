@@ -71,11 +71,8 @@ mod tests {
     use super::StopSignal;
 
     fn send_sigterm_to_self() {
-        rustix::process::kill_process(
-            rustix::process::getpid(),
-            rustix::process::Signal::TERM,
-        )
-        .unwrap();
+        rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::TERM)
+            .unwrap();
     }
 
     /// Regression: the upload loop made a new listener per event, so a SIGTERM that
