@@ -142,6 +142,7 @@ impl Entry {
             size: self.view.size,
             mime: self.view.mime.clone().unwrap_or_default(),
             blake3: self.view.hash.clone().unwrap_or_default(),
+            hashing: None,
         }
     }
 

@@ -35,8 +35,8 @@ mod walk;
 pub use batch::{BatchSummary, BatchWatcher};
 pub use destination::tus::{TusConfig, TusDestination};
 pub use destination::{
-    Destination, DestinationPolicy, ExpectedContent, LocalFolderDestination, ProgressSink,
-    UploadBody, UploadRequest,
+    Destination, DestinationPolicy, ExpectedContent, LocalFolderDestination, PendingHash,
+    ProgressSink, UploadBody, UploadRequest,
 };
 pub use engine::{Engine, EngineConfig};
 pub use error::CoreError;

@@ -11,7 +11,7 @@ use std::time::Instant;
 use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::destination::{ExpectedContent, ProgressSink, UploadBody, UploadRequest};
+use crate::destination::{ExpectedContent, PendingHash, ProgressSink, UploadBody, UploadRequest};
 use crate::engine::Shared;
 use crate::error::{human_bytes, CoreError};
 use crate::model::{JobId, JobStatus, JobView};
@@ -91,6 +91,11 @@ impl JobCtx {
         }
     }
 
+    /// Records fields on the job and announces them at once (a job event).
+    fn announce(&self, fields: impl FnOnce(&mut JobView)) {
+        self.shared.change(self.id, |entry| fields(&mut entry.view));
+    }
+
     /// Records fields on the job without announcing them yet (the next stage event
     /// carries them).
     fn note(&self, fields: impl FnOnce(&mut JobView)) {
@@ -159,21 +164,30 @@ pub(crate) async fn run(ctx: &JobCtx) -> Result<(), CoreError> {
     let destination = Arc::clone(&ctx.shared.destination);
     let path = ctx.path.as_path();
 
-    // Hashing.
+    // Hashing, first or alongside the upload, as the destination allows.
     let (size, modified) = current_size(path).await?;
-    ctx.enter(JobStatus::Hashing, size, |view| {
-        view.size = size;
-        view.error = None;
-    });
-    let hash = hash_file(ctx, path, size).await?;
-    ctx.finish_stage();
-    tracing::debug!(%hash, "hashed");
+    let (hash, mut alongside) = if destination.needs_hash_first(size).await? {
+        ctx.enter(JobStatus::Hashing, size, |view| {
+            view.size = size;
+            view.error = None;
+        });
+        let hash = hash_file(ctx, path, size).await?;
+        ctx.finish_stage();
+        tracing::debug!(%hash, "hashed");
+        (Some(hash), None)
+    } else {
+        ctx.note(|view| {
+            view.size = size;
+            view.error = None;
+        });
+        (None, Some(HashAlongside::start(ctx, size)))
+    };
 
     // Parsing.
     let sniff_len = size.min(SNIFF_LEN);
     let hash_for_view = hash.clone();
     ctx.enter(JobStatus::Parsing, sniff_len, move |view| {
-        view.hash = Some(hash_for_view);
+        view.hash = hash_for_view;
     });
     let head = read_head(ctx, path, sniff_len).await?;
     ctx.finish_stage();
@@ -194,7 +208,8 @@ pub(crate) async fn run(ctx: &JobCtx) -> Result<(), CoreError> {
         name: ctx.name.clone(),
         size,
         mime,
-        blake3: hash.clone(),
+        blake3: hash.clone().unwrap_or_default(),
+        hashing: alongside.as_ref().map(|hashing| hashing.pending.clone()),
     };
     // A resumable destination continues its own partial upload instead.
     let resumable = destination.resumable();
@@ -206,7 +221,10 @@ pub(crate) async fn run(ctx: &JobCtx) -> Result<(), CoreError> {
         destination.discard(&request).await?;
     }
     ctx.enter(JobStatus::Uploading, size, |_| {});
-    let uploaded = upload(ctx, &request, modified).await;
+    let uploaded = match alongside.as_mut() {
+        None => upload(ctx, &request, modified).await,
+        Some(hashing) => hashing.during(ctx, upload(ctx, &request, modified)).await,
+    };
     let remote = match uploaded {
         Ok(remote) => remote,
         Err(err) => {
@@ -217,6 +235,11 @@ pub(crate) async fn run(ctx: &JobCtx) -> Result<(), CoreError> {
             }
             return Err(err);
         }
+    };
+    let hash = match (hash, alongside) {
+        (Some(hash), _) => hash,
+        (None, Some(hashing)) => hashing.finish(ctx).await?,
+        (None, None) => unreachable!("a file is hashed first or alongside"),
     };
     ctx.finish_stage();
     tracing::info!(%remote, "uploaded");
@@ -297,6 +320,77 @@ async fn current_size(path: &Path) -> Result<(u64, Option<std::time::SystemTime>
         });
     }
     Ok((meta.len(), meta.modified().ok()))
+}
+
+/// The hash of a file computed on a blocking thread while its upload runs.
+struct HashAlongside {
+    pending: PendingHash,
+    work: tokio::task::JoinHandle<Result<String, CoreError>>,
+    /// Stops the hashing when the upload fails; the job's own token stops both.
+    cancel: CancellationToken,
+    noted: bool,
+}
+
+impl HashAlongside {
+    fn start(ctx: &JobCtx, size: u64) -> Self {
+        let (done_tx, pending) = PendingHash::channel();
+        let cancel = ctx.cancel.child_token();
+        let stop = cancel.clone();
+        let path = ctx.path.clone();
+        let work = tokio::task::spawn_blocking(move || {
+            // Nobody shows these figures: the job is in its uploading stage.
+            let (hashed_tx, _) = tokio::sync::watch::channel(0u64);
+            let hash = hash_blocking(&path, size, &stop, &hashed_tx)?;
+            done_tx.send_replace(Some(hash.clone()));
+            Ok(hash)
+        });
+        Self {
+            pending,
+            work,
+            cancel,
+            noted: false,
+        }
+    }
+
+    /// Runs `upload`, putting the hash on the job as soon as it is known: a cancel then
+    /// finds the upload by it.
+    async fn during(
+        &mut self,
+        ctx: &JobCtx,
+        upload: impl std::future::Future<Output = Result<String, CoreError>>,
+    ) -> Result<String, CoreError> {
+        tokio::pin!(upload);
+        let mut pending = self.pending.clone();
+        let result = loop {
+            tokio::select! {
+                result = &mut upload => break result,
+                hash = pending.arrived(), if !self.noted => {
+                    self.noted = true;
+                    if let Some(hash) = hash {
+                        ctx.announce(move |view| view.hash = Some(hash));
+                    }
+                }
+            }
+        };
+        if result.is_err() {
+            self.cancel.cancel();
+        }
+        result
+    }
+
+    /// The hash, once the upload is done.
+    async fn finish(self, ctx: &JobCtx) -> Result<String, CoreError> {
+        let hash = self
+            .work
+            .await
+            .map_err(|e| CoreError::Internal(format!("hashing stopped: {e}")))??;
+        tracing::debug!(%hash, "hashed alongside the upload");
+        if !self.noted {
+            let for_view = hash.clone();
+            ctx.note(move |view| view.hash = Some(for_view));
+        }
+        Ok(hash)
+    }
 }
 
 /// Bytes hashed per read: large enough for BLAKE3 to spread one read over every core.

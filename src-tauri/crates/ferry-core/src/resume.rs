@@ -44,6 +44,10 @@ pub trait ResumeLedger: Send + Sync + std::fmt::Debug {
     async fn save(&self, key: &ResumeKey, point: &ResumePoint) -> Result<(), CoreError>;
     /// Forgets `key` (the upload finished, was cancelled, or is gone).
     async fn forget(&self, key: &ResumeKey) -> Result<(), CoreError>;
+    /// Whether any upload of `size` bytes to `destination` waits to be continued: when
+    /// none does, a new file cannot match one, and its upload may start before its
+    /// content hash is known.
+    async fn holds_size(&self, destination: &str, size: u64) -> Result<bool, CoreError>;
 }
 
 /// Resume points in the data folder's `SQLite` database (`ferry.db`, table
@@ -157,6 +161,18 @@ impl ResumeLedger for SqliteLedger {
         })
         .await
     }
+
+    async fn holds_size(&self, destination: &str, size: u64) -> Result<bool, CoreError> {
+        let destination = destination.to_owned();
+        self.with_conn(move |conn| {
+            conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM resumable_uploads WHERE destination = ?1 AND size = ?2)",
+                params![destination, size_i64(size)],
+                |row| row.get(0),
+            )
+        })
+        .await
+    }
 }
 
 /// Resume points in memory, for tests and one-off uploads that need no restart.
@@ -190,6 +206,15 @@ impl ResumeLedger for MemoryLedger {
             .unwrap_or_else(PoisonError::into_inner)
             .remove(key);
         Ok(())
+    }
+
+    async fn holds_size(&self, destination: &str, size: u64) -> Result<bool, CoreError> {
+        Ok(self
+            .points
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .any(|key| key.destination == destination && key.size == size))
     }
 }
 
@@ -227,7 +252,14 @@ mod tests {
         assert_eq!(loaded.offset, 8);
         assert_eq!(loaded.expires, point.expires);
         assert_eq!(ledger.load(&key("bb")).await.unwrap(), None);
+        assert!(ledger.holds_size(&key("aa").destination, 10).await.unwrap());
+        assert!(!ledger.holds_size(&key("aa").destination, 11).await.unwrap());
+        assert!(!ledger
+            .holds_size("http://127.0.0.1:2/files/", 10)
+            .await
+            .unwrap());
         ledger.forget(&key("aa")).await.unwrap();
         assert_eq!(ledger.load(&key("aa")).await.unwrap(), None);
+        assert!(!ledger.holds_size(&key("aa").destination, 10).await.unwrap());
     }
 }

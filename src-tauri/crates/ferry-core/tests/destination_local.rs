@@ -22,6 +22,7 @@ fn request(id: i64, source: &Path, bytes: &[u8]) -> UploadRequest {
         size: bytes.len() as u64,
         mime: "application/octet-stream".into(),
         blake3: blake3::hash(bytes).to_hex().to_string(),
+        hashing: None,
     }
 }
 

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{human_bytes, CoreError};
@@ -132,9 +133,48 @@ pub struct UploadRequest {
     pub size: u64,
     /// MIME type found during parsing.
     pub mime: String,
-    /// BLAKE3 hash of the content (hex), found during hashing.
+    /// BLAKE3 hash of the content (hex), found during hashing; empty while the hash is
+    /// computed alongside the upload (see [`UploadRequest::hashing`]).
     pub blake3: String,
+    /// The hash still being computed, when the destination let the upload start before
+    /// it was known ([`Destination::needs_hash_first`]).
+    pub hashing: Option<PendingHash>,
 }
+
+/// The content hash of a file that is hashed while its upload already runs.
+#[derive(Debug, Clone)]
+pub struct PendingHash(watch::Receiver<Option<String>>);
+
+impl PendingHash {
+    /// A pending hash and the sender that completes it with the hash (hex). Dropping
+    /// the sender without a value means hashing stopped (cancelled or failed).
+    pub fn channel() -> (watch::Sender<Option<String>>, Self) {
+        let (tx, rx) = watch::channel(None);
+        (tx, Self(rx))
+    }
+
+    /// The hash, if it is known yet.
+    pub fn now(&self) -> Option<String> {
+        self.0.borrow().clone()
+    }
+
+    /// Waits for the hash; `None` when hashing stopped without one.
+    pub async fn arrived(&mut self) -> Option<String> {
+        self.0
+            .wait_for(Option::is_some)
+            .await
+            .ok()
+            .and_then(|hash| hash.clone())
+    }
+}
+
+impl PartialEq for PendingHash {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.same_channel(&other.0)
+    }
+}
+
+impl Eq for PendingHash {}
 
 /// What a finished upload must look like at the destination.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,6 +208,14 @@ pub trait Destination: Send + Sync + 'static {
     /// This destination's own bandwidth cap, shared by its uploads, if it has one.
     fn throttle(&self) -> Option<Arc<Throttle>> {
         None
+    }
+
+    /// Whether an upload of `size` bytes must wait for the content hash. A destination
+    /// that answers false gets a request whose hash arrives while it uploads
+    /// ([`UploadRequest::hashing`]): the first byte leaves at once instead of after a
+    /// full pass over the file.
+    async fn needs_hash_first(&self, _size: u64) -> Result<bool, CoreError> {
+        Ok(true)
     }
 
     /// Sends the whole body and returns where the file landed (a path or URL).

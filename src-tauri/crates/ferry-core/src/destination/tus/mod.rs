@@ -36,7 +36,8 @@ use self::http::{
 };
 use self::retry::Attempts;
 use super::{
-    Destination, DestinationPolicy, ExpectedContent, ProgressSink, UploadBody, UploadRequest,
+    Destination, DestinationPolicy, ExpectedContent, PendingHash, ProgressSink, UploadBody,
+    UploadRequest,
 };
 use crate::error::{human_bytes, CoreError};
 use crate::resume::{ResumeKey, ResumeLedger, ResumePoint};
@@ -55,6 +56,11 @@ const CHECKSUM_RESENDS: u32 = 3;
 
 /// How many times one job starts a fresh upload because the server lost the previous.
 const MAX_RESTARTS: u32 = 3;
+
+/// Files up to this size are hashed before their upload starts (about 20 ms on one
+/// core), so their creation metadata carries the hash; larger ones that cannot continue
+/// an earlier upload are hashed alongside theirs.
+const HASH_FIRST_UP_TO: u64 = 64 * 1024 * 1024;
 
 /// Everything that describes one tus destination.
 #[derive(Debug, Clone)]
@@ -472,8 +478,12 @@ impl TusDestination {
         }
         let url = &self.config.endpoint;
         let what = describe_request(&Method::POST, url);
-        let mut with_data =
-            caps.has("creation-with-upload") && request.size > 0 && request.size <= chunk_size;
+        // Data in the POST saves a round trip for small files only: nothing can resume
+        // a POST cut short, so a larger file is created first and recorded before its
+        // data goes.
+        let mut with_data = caps.has("creation-with-upload")
+            && request.size > 0
+            && request.size <= chunk_size.min(DEFAULT_CHUNK_SIZE);
         loop {
             let mut post = self
                 .client
@@ -727,7 +737,7 @@ impl TusDestination {
         body: &mut UploadBody,
         caps: &Capabilities,
         headers: &HeaderMap,
-        key: Option<&ResumeKey>,
+        resumption: &mut Resumption<'_>,
         chunk_size: &mut u64,
         progress: &dyn ProgressSink,
         cancel: &CancellationToken,
@@ -741,8 +751,8 @@ impl TusDestination {
         let mut checksum_failures = 0;
         while target.offset < request.size {
             let len = (*chunk_size).min(request.size - target.offset);
-            let result = self
-                .patch(
+            let result = {
+                let patch = self.patch(
                     &target.url,
                     target.offset,
                     len,
@@ -751,8 +761,19 @@ impl TusDestination {
                     headers,
                     progress,
                     cancel,
-                )
-                .await;
+                );
+                tokio::pin!(patch);
+                loop {
+                    tokio::select! {
+                        result = &mut patch => break result,
+                        // A hash computed alongside arrived: record the upload now, not
+                        // after this chunk, which may be the whole file.
+                        () = resumption.hash_arrived(), if resumption.waiting() => {
+                            resumption.save(&point(target)).await.map_err(Failure::Fatal)?;
+                        }
+                    }
+                }
+            };
             match result {
                 Ok(new_offset) => {
                     target.offset = new_offset;
@@ -762,12 +783,10 @@ impl TusDestination {
                         progress.note(None);
                     }
                     attempts.progressed();
-                    if let Some(key) = key {
-                        self.ledger
-                            .save(key, &point(target))
-                            .await
-                            .map_err(Failure::Fatal)?;
-                    }
+                    resumption
+                        .save(&point(target))
+                        .await
+                        .map_err(Failure::Fatal)?;
                 }
                 Err(Failure::Retry { reason, after }) => {
                     self.back_off(
@@ -937,7 +956,7 @@ impl TusDestination {
         caps: &Capabilities,
         headers: &HeaderMap,
         chunk_size: u64,
-        key: Option<&ResumeKey>,
+        resumption: &mut Resumption<'_>,
         progress: &dyn ProgressSink,
         cancel: &CancellationToken,
     ) -> Result<Target, Failure> {
@@ -964,12 +983,10 @@ impl TusDestination {
         if attempts.any() {
             progress.note(None);
         }
-        if let Some(key) = key {
-            self.ledger
-                .save(key, &point(&created))
-                .await
-                .map_err(Failure::Fatal)?;
-        }
+        resumption
+            .save(&point(&created))
+            .await
+            .map_err(Failure::Fatal)?;
         Ok(created)
     }
 
@@ -979,7 +996,7 @@ impl TusDestination {
         body: &mut UploadBody,
         progress: &dyn ProgressSink,
         cancel: &CancellationToken,
-        key: Option<&ResumeKey>,
+        resumption: &mut Resumption<'_>,
     ) -> Result<String, Failure> {
         let headers = self.headers().await?;
         let caps = self.capabilities(&headers, progress, cancel).await?;
@@ -996,9 +1013,9 @@ impl TusDestination {
         }
         let mut chunk_size = self.config.chunk_size.max(MIN_CHUNK_SIZE);
         let mut restarts = 0;
-        let mut target = match key {
+        let mut target = match resumption.key().cloned() {
             Some(key) => {
-                self.find_previous(key, request.size, &headers, progress, cancel)
+                self.find_previous(&key, request.size, &headers, progress, cancel)
                     .await?
             }
             None => None,
@@ -1027,7 +1044,7 @@ impl TusDestination {
                 found
             } else {
                 self.create_recorded(
-                    request, body, &caps, &headers, chunk_size, key, progress, cancel,
+                    request, body, &caps, &headers, chunk_size, resumption, progress, cancel,
                 )
                 .await?
             };
@@ -1041,7 +1058,7 @@ impl TusDestination {
                     body,
                     &caps,
                     &headers,
-                    key,
+                    resumption,
                     &mut chunk_size,
                     progress,
                     cancel,
@@ -1058,9 +1075,7 @@ impl TusDestination {
                     restarts += 1;
                     let why = gone_reason(status, current.expires.as_deref());
                     tracing::warn!(url = %current.url, "{why}");
-                    if let Some(key) = key {
-                        self.ledger.forget(key).await.map_err(Failure::Fatal)?;
-                    }
+                    resumption.forget().await.map_err(Failure::Fatal)?;
                     progress.restart(0, Some(why));
                 }
                 Err(Failure::Gone { status }) => {
@@ -1075,8 +1090,23 @@ impl TusDestination {
                         }
                     ))))
                 }
-                Err(other) => return Err(other),
+                Err(other) => {
+                    self.end_if_unrecorded(resumption, &current.url).await;
+                    return Err(other);
+                }
             }
+        }
+    }
+
+    /// Ends an upload that stops here and that nothing can find again (its hash was
+    /// not known yet, or another job holds its key), rather than leave it to expire at
+    /// the server.
+    async fn end_if_unrecorded(&self, resumption: &Resumption<'_>, url: &Url) {
+        if resumption.recorded() || self.config.upload_url.is_some() {
+            return;
+        }
+        if let Err(error) = self.terminate(url).await {
+            tracing::warn!(%url, %error, "could not end an unrecorded upload");
         }
     }
 
@@ -1103,6 +1133,89 @@ impl Drop for Claim<'_> {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&self.key);
+    }
+}
+
+/// Where one upload's resume points go: under its resume key, once its content hash is
+/// known and no other running job holds the same key.
+struct Resumption<'a> {
+    owner: &'a TusDestination,
+    size: u64,
+    claim: Option<Claim<'a>>,
+    /// The hash still being computed alongside the upload; `None` once it arrived or
+    /// hashing stopped.
+    pending: Option<PendingHash>,
+}
+
+impl<'a> Resumption<'a> {
+    fn new(owner: &'a TusDestination, request: &UploadRequest) -> Self {
+        let mut resumption = Self {
+            owner,
+            size: request.size,
+            claim: None,
+            pending: None,
+        };
+        if request.blake3.is_empty() {
+            resumption.pending.clone_from(&request.hashing);
+        } else {
+            resumption.take_hash(&request.blake3);
+        }
+        resumption
+    }
+
+    fn take_hash(&mut self, blake3: &str) {
+        self.pending = None;
+        self.claim = self.owner.claim(self.owner.resume_key(blake3, self.size));
+        if self.claim.is_none() {
+            tracing::info!(
+                "the same content is uploading in another job; this one starts its own upload"
+            );
+        }
+    }
+
+    /// The key resume points are saved under, if there is one yet.
+    fn key(&self) -> Option<&ResumeKey> {
+        self.claim.as_ref().map(|claim| &claim.key)
+    }
+
+    /// True while the hash computed alongside may still arrive.
+    fn waiting(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// True when a restart of Ferry would find this upload again.
+    fn recorded(&self) -> bool {
+        self.claim.is_some()
+    }
+
+    /// Waits for the hash computed alongside, then claims the key it gives.
+    async fn hash_arrived(&mut self) {
+        let Some(pending) = self.pending.as_mut() else {
+            return std::future::pending().await;
+        };
+        match pending.arrived().await {
+            Some(blake3) => self.take_hash(&blake3),
+            None => self.pending = None,
+        }
+    }
+
+    /// Saves `point` under the key, taking the hash first if it arrived meanwhile.
+    async fn save(&mut self, point: &ResumePoint) -> Result<(), CoreError> {
+        if let Some(blake3) = self.pending.as_ref().and_then(PendingHash::now) {
+            self.take_hash(&blake3);
+        }
+        match self.key() {
+            Some(key) => self.owner.ledger.save(key, point).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Forgets the saved point (the server lost the upload).
+    async fn forget(&self) -> Result<(), CoreError> {
+        match self.key() {
+            Some(key) => self.owner.ledger.forget(key).await,
+            None => Ok(()),
+        }
     }
 }
 
@@ -1160,15 +1273,21 @@ fn gone_reason(status: u16, expires: Option<&str>) -> String {
     }
 }
 
-/// `Upload-Metadata`: file name, type and content hash, each base64-encoded.
+/// `Upload-Metadata`: file name, type and content hash, each base64-encoded. The hash
+/// is left out when the upload starts before it is known (a large file seen for the
+/// first time, hashed alongside its upload).
 fn upload_metadata(request: &UploadRequest) -> String {
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-    format!(
-        "filename {},filetype {},blake3 {}",
+    let mut metadata = format!(
+        "filename {},filetype {}",
         b64(&request.name),
-        b64(&request.mime),
-        b64(&request.blake3)
-    )
+        b64(&request.mime)
+    );
+    if !request.blake3.is_empty() {
+        metadata.push_str(",blake3 ");
+        metadata.push_str(&b64(&request.blake3));
+    }
+    metadata
 }
 
 /// Completes once nothing moved for `timeout`: `moved` changes whenever a piece of the
@@ -1228,6 +1347,18 @@ impl Destination for TusDestination {
         self.throttle.clone()
     }
 
+    /// The hash is needed first only where it decides something before the first
+    /// byte: a small file (hashed in milliseconds, so its metadata carries the hash), a
+    /// pre-made upload URL, or a file of a size that has an unfinished upload here,
+    /// which it may continue. Any other file starts sending at once.
+    async fn needs_hash_first(&self, size: u64) -> Result<bool, CoreError> {
+        if size <= HASH_FIRST_UP_TO || self.config.upload_url.is_some() {
+            return Ok(true);
+        }
+        let destination = self.resume_key("", size).destination;
+        self.ledger.holds_size(&destination, size).await
+    }
+
     async fn upload(
         &self,
         request: &UploadRequest,
@@ -1235,15 +1366,8 @@ impl Destination for TusDestination {
         progress: &dyn ProgressSink,
         cancel: &CancellationToken,
     ) -> Result<String, CoreError> {
-        let key = self.resume_key(&request.blake3, request.size);
-        let claim = self.claim(key);
-        let key = claim.as_ref().map(|claim| &claim.key);
-        if key.is_none() {
-            tracing::info!(
-                "the same content is uploading in another job; this one starts its own upload"
-            );
-        }
-        self.run_upload(request, body, progress, cancel, key)
+        let mut resumption = Resumption::new(self, request);
+        self.run_upload(request, body, progress, cancel, &mut resumption)
             .await
             .map_err(|failure| into_core(failure, &self.display))
     }
@@ -1321,10 +1445,19 @@ mod tests {
             size: 3,
             mime: "text/plain".into(),
             blake3: "ab".into(),
+            hashing: None,
         };
         assert_eq!(
             upload_metadata(&request),
             "filename YSBiLnR4dA==,filetype dGV4dC9wbGFpbg==,blake3 YWI="
+        );
+        let hashed_alongside = UploadRequest {
+            blake3: String::new(),
+            ..request
+        };
+        assert_eq!(
+            upload_metadata(&hashed_alongside),
+            "filename YSBiLnR4dA==,filetype dGV4dC9wbGFpbg=="
         );
     }
 
