@@ -322,28 +322,40 @@ async fn current_size(path: &Path) -> Result<(u64, Option<std::time::SystemTime>
     Ok((meta.len(), meta.modified().ok()))
 }
 
-/// The hash of a file computed on a blocking thread while its upload runs.
+/// The hash of a file computed on its own thread while its upload runs.
 struct HashAlongside {
     pending: PendingHash,
-    work: tokio::task::JoinHandle<Result<String, CoreError>>,
+    work: tokio::sync::oneshot::Receiver<Result<String, CoreError>>,
     /// Stops the hashing when the upload fails; the job's own token stops both.
     cancel: CancellationToken,
     noted: bool,
 }
 
 impl HashAlongside {
+    /// Starts hashing on a thread of its own, at a low priority and on one core: the
+    /// hash is only needed by the end of the upload, and the upload (and, on the same
+    /// machine, a server) must keep the cores it needs meanwhile.
     fn start(ctx: &JobCtx, size: u64) -> Self {
         let (done_tx, pending) = PendingHash::channel();
+        let (result_tx, work) = tokio::sync::oneshot::channel();
         let cancel = ctx.cancel.child_token();
         let stop = cancel.clone();
         let path = ctx.path.clone();
-        let work = tokio::task::spawn_blocking(move || {
-            // Nobody shows these figures: the job is in its uploading stage.
-            let (hashed_tx, _) = tokio::sync::watch::channel(0u64);
-            let hash = hash_blocking(&path, size, &stop, &hashed_tx)?;
-            done_tx.send_replace(Some(hash.clone()));
-            Ok(hash)
-        });
+        let spawned = std::thread::Builder::new()
+            .name("ferry-hash".into())
+            .spawn(move || {
+                lower_this_threads_priority();
+                // Nobody shows these figures: the job is in its uploading stage.
+                let (hashed_tx, _) = tokio::sync::watch::channel(0u64);
+                let result = hash_blocking(&path, size, &stop, &hashed_tx, false);
+                if let Ok(hash) = &result {
+                    done_tx.send_replace(Some(hash.clone()));
+                }
+                let _ = result_tx.send(result);
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "could not start a hashing thread");
+        }
         Self {
             pending,
             work,
@@ -379,17 +391,33 @@ impl HashAlongside {
     }
 
     /// The hash, once the upload is done.
-    async fn finish(self, ctx: &JobCtx) -> Result<String, CoreError> {
-        let hash = self
-            .work
-            .await
-            .map_err(|e| CoreError::Internal(format!("hashing stopped: {e}")))??;
+    async fn finish(mut self, ctx: &JobCtx) -> Result<String, CoreError> {
+        let hash = (&mut self.work).await.map_err(|_| {
+            CoreError::Internal("hashing stopped: its thread could not run".into())
+        })??;
         tracing::debug!(%hash, "hashed alongside the upload");
         if !self.noted {
             let for_view = hash.clone();
             ctx.note(move |view| view.hash = Some(for_view));
         }
         Ok(hash)
+    }
+}
+
+impl Drop for HashAlongside {
+    /// A job that stops early (refused, failed, paused) stops its hashing too.
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+/// Makes the calling thread yield the CPU to everything else (nice 10). Linux only: there
+/// `setpriority` on the calling process id changes the calling thread alone, where other
+/// systems would lower the whole process.
+fn lower_this_threads_priority() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::process::setpriority_process(None, 10) {
+        tracing::debug!(error = %e, "could not lower the hashing thread's priority");
     }
 }
 
@@ -406,7 +434,7 @@ async fn hash_file(ctx: &JobCtx, path: &Path, size: u64) -> Result<String, CoreE
     let cancel = ctx.cancel.clone();
     let owned = path.to_path_buf();
     let mut work =
-        tokio::task::spawn_blocking(move || hash_blocking(&owned, size, &cancel, &hashed_tx));
+        tokio::task::spawn_blocking(move || hash_blocking(&owned, size, &cancel, &hashed_tx, true));
     loop {
         tokio::select! {
             joined = &mut work => {
@@ -423,12 +451,13 @@ async fn hash_file(ctx: &JobCtx, path: &Path, size: u64) -> Result<String, CoreE
     }
 }
 
-/// The blocking half of [`hash_file`].
+/// The blocking half of [`hash_file`]; `every_core` spreads each read over all cores.
 fn hash_blocking(
     path: &Path,
     size: u64,
     cancel: &CancellationToken,
     hashed_tx: &tokio::sync::watch::Sender<u64>,
+    every_core: bool,
 ) -> Result<String, CoreError> {
     use std::io::Read;
     let mut file = std::fs::File::open(path).map_err(|e| CoreError::source_io(path, e))?;
@@ -451,7 +480,11 @@ fn hash_blocking(
         if hashed > size {
             return Err(changed(path, size, "grew"));
         }
-        hasher.update_rayon(&buf[..n]);
+        if every_core {
+            hasher.update_rayon(&buf[..n]);
+        } else {
+            hasher.update(&buf[..n]);
+        }
         hashed_tx.send_replace(hashed);
     }
     if hashed != size {
