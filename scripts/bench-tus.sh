@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Uploads one random file to the Node tus server (tests/tus-server/server.mjs) three ways
+# Uploads one random file to the Node tus server (tests/tus-server/server.mjs) several ways
 # and compares them in the same run: the ferry CLI, curl (one streamed PATCH: the
 # machine's practical ceiling) and tus-js-client (the reference JavaScript client).
 # Prints a Markdown table of throughput and peak memory, with ferry's ratios to the peers.
 #
 #   scripts/bench-tus.sh                    # 1 GiB
 #   BENCH_SIZE_MIB=64 scripts/bench-tus.sh  # a quick try
+#   BENCH_ROUNDS=3 scripts/bench-tus.sh     # rounds of every client (default 5)
 #
 # FERRY_BIN: the ferry binary (default: build `cargo build --release -p ferry-cli` and use
 #            $CARGO_TARGET_DIR/release/ferry; the row is skipped when that build fails).
@@ -16,12 +17,17 @@ cd "$(dirname "$0")/.."
 root="$PWD"
 
 size_mib="${BENCH_SIZE_MIB:-1024}"
+rounds="${BENCH_ROUNDS:-5}"
 chunk_bytes=$((8 * 1024 * 1024))
 if ! [[ "$size_mib" =~ ^[1-9][0-9]*$ ]]; then
   echo "BENCH_SIZE_MIB must be a positive whole number of MiB, got '$size_mib'" >&2
   exit 2
 fi
 size_bytes=$((size_mib * 1024 * 1024))
+if ! [[ "$rounds" =~ ^[1-9][0-9]*$ ]]; then
+  echo "BENCH_ROUNDS must be a positive whole number, got '$rounds'" >&2
+  exit 2
+fi
 for tool in node curl /usr/bin/time cmp; do
   command -v "$tool" >/dev/null || { echo "bench-tus: $tool is required" >&2; exit 2; }
 done
@@ -143,62 +149,99 @@ run_ferry() {
   fi
 }
 
+# --- the rounds --------------------------------------------------------------------------
+# Every client runs once per round, in an order that rotates from round to round, so a
+# slow spell of the machine falls on different clients. The report gives each client's
+# median, and ferry's ratios as the median of the ratios taken within each round.
+declare -A times
+clients=(ferry ferry-1-patch curl tus-js)
 if [[ -n "$ferry_skip" ]]; then
   note[ferry]="skipped: $ferry_skip"
   log "ferry ${note[ferry]}"
-else
-  run_ferry ferry 8MiB
-  # The same request shape as curl's: the whole file in one PATCH.
-  run_ferry ferry-1-patch "${size_mib}MiB"
-  note[ferry-1-patch]="--chunk-size ${size_mib}MiB: one PATCH, like curl"
+  clients=(curl tus-js)
 fi
-
-reset_store
-if curl_patch; then
-  # -T streams the file from disk; -X PATCH turns curl's upload PUT into the tus PATCH.
-  # `Expect:` off: the server would answer 100 at once, but this keeps the measure clean.
-  measure curl curl -sS --fail -X PATCH -H 'Tus-Resumable: 1.0.0' -H 'Upload-Offset: 0' \
-    -H 'Content-Type: application/offset+octet-stream' -H 'Expect:' \
-    -T "$file" "$(cat "$work/curl-location")"
-else
-  note[curl]="failed: creation"
-fi
-
-reset_store
-measure tus-js node tests/tus-server/bench-tus-js.mjs "$file" "$endpoint" "$chunk_bytes"
+note[ferry-1-patch]="--chunk-size ${size_mib}MiB: one PATCH, like curl"
+run_client() {
+  local name="$1"
+  unset "wall[$name]" "wall[$name-sending]"
+  case "$name" in
+    ferry) run_ferry ferry 8MiB ;;
+    ferry-1-patch) run_ferry ferry-1-patch "${size_mib}MiB" ;;
+    curl)
+      reset_store
+      if curl_patch; then
+        # -T streams the file from disk; -X PATCH turns curl's upload PUT into the tus
+        # PATCH. `Expect:` off: the server would answer 100 at once; this keeps it clean.
+        measure curl curl -sS --fail -X PATCH -H 'Tus-Resumable: 1.0.0' -H 'Upload-Offset: 0' \
+          -H 'Content-Type: application/offset+octet-stream' -H 'Expect:' \
+          -T "$file" "$(cat "$work/curl-location")"
+      else
+        note[curl]="failed: creation"
+      fi
+      ;;
+    tus-js)
+      reset_store
+      measure tus-js node tests/tus-server/bench-tus-js.mjs "$file" "$endpoint" "$chunk_bytes"
+      ;;
+  esac
+  local row
+  for row in "$name" "$name-sending"; do
+    if [[ -n "${wall[$row]:-}" ]]; then
+      times[$row]+="${wall[$row]} "
+      times[$row:$round]="${wall[$row]}"
+      if [[ -z "${rss_peak[$row]:-}" || "${rss[$row]}" -gt "${rss_peak[$row]}" ]]; then
+        rss_peak[$row]="${rss[$row]}"
+      fi
+    fi
+  done
+}
+declare -A rss_peak
+for ((round = 1; round <= rounds; round++)); do
+  log "round $round of $rounds"
+  count=${#clients[@]}
+  for ((i = 0; i < count; i++)); do
+    run_client "${clients[$(((i + round - 1) % count))]}"
+  done
+done
 
 # --- report ------------------------------------------------------------------------------
+median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) printf "%.3f", a[(NR + 1) / 2]; else printf "%.3f", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 mbps() { awk -v b="$size_bytes" -v s="$1" 'BEGIN { printf "%.1f", b / 1e6 / s }'; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+# The median over rounds of peer time / ours (throughput ratio; above 1: ours is faster).
+round_ratios() {
+  local ours="$1" peer="$2" r out=()
+  for ((r = 1; r <= rounds; r++)); do
+    [[ -n "${times[$ours:$r]:-}" && -n "${times[$peer:$r]:-}" ]] || continue
+    out+=("$(awk -v a="${times[$peer:$r]}" -v b="${times[$ours:$r]}" 'BEGIN { printf "%.2f", a / b }')")
+  done
+  ((${#out[@]})) || return 0
+  printf '%s (rounds: %s)' "$(median "${out[@]}")" "${out[*]}"
+}
 
 echo
-echo "### tus upload: $size_mib MiB, 8 MiB chunks, Node tus server (@tus/server + @tus/file-store) on 127.0.0.1"
+echo "### tus upload: $size_mib MiB, Node tus server (@tus/server + @tus/file-store) on 127.0.0.1, $rounds rounds, $(nproc) cores"
 echo
-echo "| client | wall s | throughput MB/s | peak RSS MiB | note |"
-echo "| --- | ---: | ---: | ---: | --- |"
+echo "| client | median wall s | runs (s) | throughput MB/s | peak RSS MiB | note |"
+echo "| --- | ---: | --- | ---: | ---: | --- |"
 for name in ferry ferry-sending ferry-1-patch ferry-1-patch-sending curl tus-js; do
-  [[ "$name" == ferry-* && -z "${wall[$name]:-}" ]] && continue
-  if [[ -n "${wall[$name]:-}" ]]; then
-    echo "| $name | ${wall[$name]} | $(mbps "${wall[$name]}") | $(mib "${rss[$name]}") | ${note[$name]:-} |"
-  else
-    echo "| $name | - | - | - | ${note[$name]:-not run} |"
+  if [[ -n "${times[$name]:-}" ]]; then
+    # shellcheck disable=SC2086 # a list of numbers
+    m="$(median ${times[$name]})"
+    echo "| $name | $m | ${times[$name]% } | $(mbps "$m") | $(mib "${rss_peak[$name]}") | ${note[$name]:-} |"
+  elif [[ "$name" != *-sending ]]; then
+    echo "| $name | - | - | - | - | ${note[$name]:-not run} |"
   fi
 done
 echo
-if [[ -n "${wall[ferry]:-}" ]]; then
-  for ours in ferry ferry-sending ferry-1-patch ferry-1-patch-sending; do
-    [[ -n "${wall[$ours]:-}" ]] || continue
-    for peer in curl tus-js; do
-      if [[ -n "${wall[$peer]:-}" ]]; then
-        # Throughput ratio = peer time / ferry time (above 1: ferry is faster).
-        echo "- $ours/$peer: throughput $(ratio "${wall[$peer]}" "${wall[$ours]}"), peak RSS $(ratio "${rss[$ours]}" "${rss[$peer]}")"
-      fi
-    done
+for ours in ferry ferry-sending ferry-1-patch ferry-1-patch-sending; do
+  [[ -n "${times[$ours]:-}" ]] || continue
+  for peer in curl tus-js; do
+    [[ -n "${times[$peer]:-}" ]] || continue
+    echo "- $ours/$peer: throughput $(round_ratios "$ours" "$peer")"
   done
-else
-  echo "- no ferry row, so no ratios"
-fi
+done
 echo
-echo "curl's time is its single PATCH (the creation POST before it is left out); ferry and"
-echo "tus-js-client include their creation request. MB/s is 10^6 bytes per second."
+echo "curl's time is its single PATCH (the creation POST before it is left out); the other"
+echo "clients include their creation request. MB/s is 10^6 bytes per second. Peak RSS is"
+echo "the highest of the rounds."
