@@ -653,6 +653,12 @@ impl Pacer {
 
     /// Makes ready every held figure whose allowance has come by `now`.
     fn release_due(&mut self, now: Instant) {
+        // Jobs whose allowance is full again need no entry: this keeps one entry per
+        // job that reported within the last period or so, not per job ever seen.
+        if self.full_at.len() > 2 * self.pruned_to + 64 {
+            self.full_at.retain(|_, full| *full > now);
+            self.pruned_to = self.full_at.len();
+        }
         if self.next_due.is_none_or(|due| due > now) {
             return;
         }
@@ -673,10 +679,6 @@ impl Pacer {
             self.release(job, now);
         }
         self.next_due = next_due;
-        if self.full_at.len() > 2 * self.pruned_to + 64 {
-            self.full_at.retain(|_, full| *full > now);
-            self.pruned_to = self.full_at.len();
-        }
     }
 
     /// When the next held figure falls due, if any is held.
@@ -809,6 +811,25 @@ mod tests {
         assert_eq!(ready(&mut pacer, t0 + 50 * MS), [(1, 5)]);
         assert_eq!(pacer.coalesced.load(Ordering::Relaxed), 2);
         assert_eq!(pacer.deadline(), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_pacer_forgets_jobs_whose_allowance_is_full_again() {
+        let mut pacer = Pacer::new(20, Arc::new(AtomicU64::new(0)));
+        let t0 = Instant::now();
+        for job in 0..1000 {
+            pacer.offer(figure(job, JobStatus::Uploading, 1), t0);
+        }
+        assert_eq!(ready(&mut pacer, t0).len(), 1000);
+        // A second later, other jobs report, one at a time: the thousand, whose
+        // allowance is full again, are forgotten.
+        let later = t0 + 1000 * MS;
+        for job in 1000..4000 {
+            pacer.offer(figure(job, JobStatus::Uploading, 1), later);
+            ready(&mut pacer, later);
+        }
+        assert!(!pacer.full_at.contains_key(&JobId(0)));
+        assert_eq!(pacer.full_at.len(), 3000);
     }
 
     #[tokio::test(start_paused = true)]

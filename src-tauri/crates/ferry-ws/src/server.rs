@@ -822,29 +822,32 @@ impl Connection {
             return Ok(());
         }
         let metrics = &self.shared.metrics;
+        let (mut messages, mut bytes, mut replaced) = (0, 0, 0);
         let write = async {
             let mut rest = batch;
             while let Some(first) = rest.first() {
                 // Progress messages in a row go out as one (the newest figure of each
                 // job), so a client that is behind reads one frame, not one per message.
                 let text = if let Some(merged) = merge_progress(rest) {
-                    add(&metrics.coalesced, merged.replaced as u64);
+                    replaced += merged.replaced;
                     rest = &rest[merged.taken..];
                     merged.text
                 } else {
                     rest = &rest[1..];
                     first.text.clone()
                 };
-                add(&metrics.bytes_out, text.len() as u64);
-                bump(&metrics.messages_out);
+                messages += 1;
+                bytes += text.len();
                 feed_text(sink, text).await?;
             }
             // One flush, so the whole batch leaves in one write to the socket.
             sink.flush().await
         };
-        tokio::time::timeout(self.shared.config.write_timeout, write)
-            .await
-            .map_err(|_| WsError::Timeout("a client to read its messages"))??;
+        let written = tokio::time::timeout(self.shared.config.write_timeout, write).await;
+        add(&metrics.coalesced, replaced as u64);
+        written.map_err(|_| WsError::Timeout("a client to read its messages"))??;
+        add(&metrics.messages_out, messages);
+        add(&metrics.bytes_out, bytes as u64);
         Ok(())
     }
 
