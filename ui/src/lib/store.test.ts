@@ -61,6 +61,25 @@ describe('applyMessage', () => {
     expect(next.totals.active).toBe(2);
   });
 
+  it('a merged progress message leaves the same state as the messages it stands for', () => {
+    const start = applyMessage(initialState, welcome(1, 'e', [job(1), job(2), job(3)], totals({ jobs: 3 })));
+    const figure = (id: number, current: number) => progress(id, { status: 'uploading', current, total: 100 });
+    // What a client that keeps up reads: one message per figure.
+    const separate = [
+      progressMessage(2, figure(1, 10), totals({ jobs: 3, bytes_done: 10 })),
+      progressMessage(3, figure(3, 5), totals({ jobs: 3, bytes_done: 15 })),
+      progressMessage(4, figure(1, 20), totals({ jobs: 3, bytes_done: 25 })),
+    ].reduce(applyMessage, start);
+    // What a client that was behind reads: the newest figure of each job, in job order,
+    // with the last message's seq and totals.
+    const merged = applyMessage(start, progressMessage(4, [figure(1, 20), figure(3, 5)], totals({ jobs: 3, bytes_done: 25 })));
+
+    expect(merged).toEqual(separate);
+    expect(merged.lastSeq).toBe(4);
+    // Messages merged into it are not applied again after it.
+    expect(applyMessage(merged, progressMessage(3, figure(3, 1)))).toBe(merged);
+  });
+
   it('a figure older than the job stage is left out; later stages and the same stage apply', () => {
     let state = applyMessage(initialState, welcome(1, 'e', [job(1), job(2)], totals({ jobs: 2 })));
     state = applyMessage(state, jobMessage(2, job(1, { status: 'verifying', progress: progress(1, { status: 'verifying', current: 0, total: 100 }) })));

@@ -102,8 +102,9 @@ function withJob(state: QueueState, seq: number, job: JobView, totals: QueueTota
  * left untouched, and the same object comes back when the message changes nothing.
  *
  * - `welcome` replaces everything, whenever it arrives (first contact or resync).
- * - `progress` carries the latest figures of every job that changed since the previous
- *   one (at most `progress_per_sec` a second): each replaces its job's figures, unless it
+ * - `progress` carries the latest figures of one or more jobs (each job's at most
+ *   `progress_per_sec` times a second; several messages the client was behind on may come
+ *   merged into one, with the last one's `seq`): each replaces its job's figures, unless it
  *   is older than the job's stage; the totals are replaced too. `job` replaces (or adds)
  *   one whole job and the totals. Either is dropped when its `seq` is not newer than the
  *   last applied one, or before any welcome.

@@ -30,7 +30,7 @@ impl Headless {
         }
     }
 
-    /// Closes every client with 1001, removes the connection file, then stops the
+    /// Removes the connection file, closes every client with 1001, then stops the
     /// engine (unfinished jobs stay queued for the next start).
     pub async fn shutdown(self) {
         self.server.shutdown().await;

@@ -6,53 +6,28 @@
 //! It also keeps the last messages in a bounded ring, to replay them to a client that
 //! reconnects, and the last terminal events, to send them again until acknowledged.
 //!
-//! Progress is batched here, once for every client: the hub holds the latest figure of
-//! each job and publishes them together in one `progress` message at most
-//! `progress_per_sec` times a second. Each batch is encoded once and shared, so the
-//! server's work per second is bounded by the rate times the number of clients, not by
-//! the number of jobs or of engine events.
+//! Progress is paced here, once for every client, job by job: a job's figure goes out at
+//! once while the job is within its rate (`progress_per_sec`, see [`Pacer`]); otherwise
+//! it waits, replaced by newer ones, until the job's allowance grows back. So each client
+//! receives each job's progress at most `progress_per_sec` times a second, with no wait
+//! at all for a job that reports no faster than that. Each message is encoded once and
+//! shared; a client that falls behind gets the progress messages waiting for it merged
+//! into one (see `encoded::merge_progress`), so what it reads is bounded by how fast it
+//! reads, not by the number of jobs.
 
 use crate::backend::Backend;
+use crate::encoded::{coalesce_batch, Encoded, Kind};
 use crate::protocol::{Limits, ServerMessage};
-use ferry_core::{EngineEvent, JobId, JobProgress, JobStatus, JobView, QueueTotals, Snapshot};
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use ferry_core::{EngineEvent, JobId, JobProgress, JobView, QueueTotals, Snapshot};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::watch;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
-
-/// What kind of message an [`Encoded`] is, so a connection and the replay can handle it
-/// without parsing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    /// A batch of progress figures (the jobs are in [`Encoded::jobs`]). `must` is set when
-    /// it holds a stage's last figure (`current == total`), which a replay never leaves out.
-    Progress { must: bool },
-    /// A job was created or changed state; `terminal` when it reached done, failed or
-    /// cancelled (the client must acknowledge it).
-    Job { job: JobId, terminal: bool },
-    /// A full snapshot, broadcast when the hub itself had to resync with the engine.
-    Snapshot,
-}
-
-/// A message numbered and encoded once, shared by every client that sends it.
-#[derive(Debug)]
-pub(crate) struct Encoded {
-    /// The message's sequence number.
-    pub(crate) seq: u64,
-    /// What it is.
-    pub(crate) kind: Kind,
-    /// The jobs a progress batch carries figures for (empty for other messages), so a
-    /// replay can tell which later messages replace it.
-    pub(crate) jobs: Box<[JobId]>,
-    /// The message as JSON text, shared by every client without copying.
-    pub(crate) text: Utf8Bytes,
-}
 
 /// Where a new client starts.
 #[derive(Debug)]
@@ -79,14 +54,102 @@ pub(crate) struct Subscription {
     pub(crate) stream: Follower,
 }
 
+/// The last messages, in `seq` order, at most `capacity` of them.
+///
+/// A progress message that a later message replaces for every job it carries (a newer
+/// figure, or a job message) leaves the ring as soon as the later one comes, so the
+/// capacity counts messages a client needs, not every figure of a busy queue: with
+/// figures going out as they come, a ring of plain messages would hold well under a
+/// second of them. Messages with a stage's last figure are never left out.
+#[derive(Debug)]
+struct Ring {
+    entries: VecDeque<Arc<Encoded>>,
+    capacity: usize,
+    /// The newest `seq` dropped to make room: a reader whose cursor is older missed it.
+    evicted: u64,
+    /// For each job, the ring's newest progress message with a figure of it that a later
+    /// message may replace.
+    replaceable: HashMap<JobId, u64>,
+    /// For each of those messages, how many of its jobs no later message replaced yet.
+    unreplaced: HashMap<u64, usize>,
+}
+
+impl Ring {
+    fn new(capacity: usize) -> Self {
+        Self {
+            entries: VecDeque::with_capacity(capacity.min(4096)),
+            capacity,
+            evicted: 0,
+            replaceable: HashMap::new(),
+            unreplaced: HashMap::new(),
+        }
+    }
+
+    fn push(&mut self, message: Arc<Encoded>) {
+        if message.kind == Kind::Snapshot {
+            // Everything before it is replaced; what is left leaves with its age.
+            self.replaceable.clear();
+            self.unreplaced.clear();
+        }
+        for job in message.replaces() {
+            let Some(older) = self.replaceable.remove(&job) else {
+                continue;
+            };
+            if let Some(left) = self.unreplaced.get_mut(&older) {
+                *left = left.saturating_sub(1);
+                if *left == 0 {
+                    self.unreplaced.remove(&older);
+                    self.remove(older);
+                }
+            }
+        }
+        if message.kind == (Kind::Progress { must: false }) {
+            for figure in &*message.figures {
+                self.replaceable.insert(figure.job, message.seq);
+            }
+            self.unreplaced.insert(message.seq, message.figures.len());
+        }
+        self.entries.push_back(message);
+        while self.entries.len() > self.capacity {
+            let Some(oldest) = self.entries.pop_front() else {
+                break;
+            };
+            self.evicted = oldest.seq;
+            if self.unreplaced.remove(&oldest.seq).is_some() {
+                for figure in &*oldest.figures {
+                    if self.replaceable.get(&figure.job) == Some(&oldest.seq) {
+                        self.replaceable.remove(&figure.job);
+                    }
+                }
+            }
+        }
+    }
+
+    fn remove(&mut self, seq: u64) {
+        let at = self.entries.partition_point(|m| m.seq < seq);
+        if self.entries.get(at).is_some_and(|m| m.seq == seq) {
+            self.entries.remove(at);
+        }
+    }
+
+    /// The messages after `seq`, oldest first; `None` when one of them was dropped to
+    /// make room.
+    fn after(&self, seq: u64) -> Option<std::collections::vec_deque::Iter<'_, Arc<Encoded>>> {
+        if seq < self.evicted {
+            return None;
+        }
+        let start = self.entries.partition_point(|m| m.seq <= seq);
+        Some(self.entries.range(start..))
+    }
+}
+
 /// The live stream every client reads: the last messages in one shared ring, and a
-/// signal when a new one is added. One ring for all clients, read under a shared lock,
+/// signal when new ones are added. One ring for all clients, read under a shared lock,
 /// and a wake-up that scales to many waiters, so a message reaches 1,000 clients without
 /// 1,000 queue operations behind one mutex.
 #[derive(Debug)]
 struct Feed {
-    ring: RwLock<VecDeque<Arc<Encoded>>>,
-    capacity: usize,
+    ring: RwLock<Ring>,
     latest: watch::Sender<u64>,
 }
 
@@ -102,7 +165,7 @@ pub(crate) struct Follower {
 pub(crate) struct Lagged;
 
 impl Follower {
-    /// Waits until a message is added after the last wait; false once the hub is gone.
+    /// Waits until messages are added after the last wait; false once the hub is gone.
     pub(crate) async fn changed(&mut self) -> bool {
         self.changed.changed().await.is_ok()
     }
@@ -121,21 +184,18 @@ impl Follower {
             .ring
             .read()
             .unwrap_or_else(PoisonError::into_inner);
-        let Some(oldest) = ring.front() else {
-            return Ok(false);
-        };
-        if oldest.seq > after + 1 {
-            return Err(Lagged);
-        }
-        let start = ring.partition_point(|m| m.seq <= after);
+        let mut waiting = ring.after(after).ok_or(Lagged)?;
         let mut bytes = 0;
-        let mut end = start;
-        while end < ring.len() && end - start < max && (end == start || bytes < max_bytes) {
-            bytes += ring[end].text.len();
-            end += 1;
+        let mut taken = 0;
+        while taken < max && (taken == 0 || bytes < max_bytes) {
+            let Some(message) = waiting.next() else {
+                return Ok(false);
+            };
+            bytes += message.text.len();
+            taken += 1;
+            out.push(Arc::clone(message));
         }
-        out.extend(ring.range(start..end).cloned());
-        Ok(end < ring.len())
+        Ok(waiting.next().is_some())
     }
 }
 
@@ -143,14 +203,14 @@ struct Mirror {
     seq: u64,
     jobs: BTreeMap<JobId, JobView>,
     totals: QueueTotals,
-    ring: VecDeque<Arc<Encoded>>,
+    replay: Ring,
     terminals: VecDeque<Arc<Encoded>>,
 }
 
 /// Sizes of the hub's buffers and its progress rate.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct HubSizes {
-    /// Progress batches published per second at most; 0 publishes every figure at once.
+    /// Figures of one job published per second at most; 0 publishes every figure at once.
     pub(crate) progress_per_sec: u32,
     /// Messages each client may fall behind before it is resynced.
     pub(crate) client_queue: usize,
@@ -159,6 +219,10 @@ pub(crate) struct HubSizes {
     /// Terminal events kept to send again until acknowledged.
     pub(crate) terminals: usize,
 }
+
+/// Most engine events the hub takes in one go before it publishes and wakes the
+/// clients, so a flood of events cannot hold the clients back for long.
+const DRAIN: usize = 256;
 
 /// Numbers engine events within one epoch and broadcasts them.
 #[derive(Clone)]
@@ -180,11 +244,9 @@ impl Hub {
         stop: CancellationToken,
         coalesced: Arc<AtomicU64>,
     ) -> Self {
-        let (snapshot, mut events) = backend.subscribe_with_snapshot();
-        let capacity = sizes.client_queue.max(1);
+        let (snapshot, events) = backend.subscribe_with_snapshot();
         let feed = Arc::new(Feed {
-            ring: RwLock::new(VecDeque::with_capacity(capacity.min(4096))),
-            capacity,
+            ring: RwLock::new(Ring::new(sizes.client_queue.max(1))),
             latest: watch::channel(0).0,
         });
         let hub = Self {
@@ -195,38 +257,63 @@ impl Hub {
                 seq: 0,
                 jobs: snapshot.jobs.into_iter().map(|job| (job.id, job)).collect(),
                 totals: snapshot.totals,
-                ring: VecDeque::with_capacity(sizes.replay.min(4096)),
+                replay: Ring::new(sizes.replay),
                 terminals: VecDeque::new(),
             })),
             feed,
         };
-        let follower = hub.clone();
-        let mut batcher = Batcher::new(sizes.progress_per_sec, coalesced);
-        tokio::spawn(async move {
-            let far = || Instant::now() + Duration::from_secs(86_400);
-            loop {
-                let due = batcher.deadline();
-                tokio::select! {
-                    biased;
-                    () = stop.cancelled() => break,
-                    event = events.recv() => match event {
-                        Ok(event) => follower.offer(&mut batcher, event, Instant::now()),
-                        Err(RecvError::Lagged(missed)) => {
-                            tracing::warn!(missed, "progress hub fell behind the engine; resyncing");
-                            let (snapshot, fresh) = backend.subscribe_with_snapshot();
-                            events = fresh;
-                            batcher.clear();
-                            follower.reset(snapshot);
+        let pacer = Pacer::new(sizes.progress_per_sec, coalesced);
+        tokio::spawn(hub.clone().follow(backend, events, pacer, stop));
+        hub
+    }
+
+    /// The hub's loop. It takes every engine event already waiting before it publishes
+    /// and wakes the clients, so a burst of events (a stage's 100 % and the next stage's
+    /// job message, say) costs each client one wake-up and one write, not one per event.
+    async fn follow(
+        self,
+        backend: Arc<dyn Backend>,
+        mut events: broadcast::Receiver<EngineEvent>,
+        mut pacer: Pacer,
+        stop: CancellationToken,
+    ) {
+        let far = || Instant::now() + Duration::from_secs(86_400);
+        loop {
+            let due = pacer.deadline();
+            tokio::select! {
+                biased;
+                () = stop.cancelled() => break,
+                first = events.recv() => {
+                    let mut next = Some(first.map_err(Missed::from));
+                    let mut taken = 0;
+                    while let Some(received) = next.take() {
+                        match received {
+                            Ok(event) => self.offer(&mut pacer, event, Instant::now()),
+                            Err(Missed::Lagged(missed)) => {
+                                tracing::warn!(missed, "progress hub fell behind the engine; resyncing");
+                                let (snapshot, fresh) = backend.subscribe_with_snapshot();
+                                events = fresh;
+                                pacer.clear();
+                                self.reset(snapshot);
+                            }
+                            Err(Missed::Closed) => {
+                                self.publish_due(&mut pacer, Instant::now());
+                                return;
+                            }
+                            Err(Missed::Empty) => break,
                         }
-                        Err(RecvError::Closed) => break,
-                    },
-                    () = tokio::time::sleep_until(due.unwrap_or_else(far)), if due.is_some() => {
-                        follower.flush(&mut batcher, Instant::now());
+                        taken += 1;
+                        if taken < DRAIN {
+                            next = Some(events.try_recv().map_err(Missed::from));
+                        }
                     }
+                    self.publish_due(&mut pacer, Instant::now());
+                }
+                () = tokio::time::sleep_until(due.unwrap_or_else(far)), if due.is_some() => {
+                    self.publish_due(&mut pacer, Instant::now());
                 }
             }
-        });
-        hub
+        }
     }
 
     /// The current sequence number: that of the last message broadcast.
@@ -244,17 +331,20 @@ impl Hub {
         };
         let cursor = mirror.seq;
         let same_epoch = resume.filter(|(epoch, _)| *epoch == &*self.epoch);
-        let start = match same_epoch {
-            Some((_, last)) if Self::can_replay(&mirror, last) => Start::Resume {
+        let replay = same_epoch
+            .filter(|(_, last)| *last <= mirror.seq)
+            .and_then(|(_, last)| mirror.replay.after(last));
+        let start = match (same_epoch, replay) {
+            (Some((_, last)), Some(replay)) => Start::Resume {
                 resume: ServerMessage::Resume {
                     seq: mirror.seq,
                     epoch: self.epoch.to_string(),
                     from_seq: last,
                     limits: self.limits.clone(),
                 },
-                replay: coalesce_batch(mirror.ring.iter().filter(|m| m.seq > last)),
+                replay: coalesce_batch(replay),
             },
-            Some((_, last)) if last <= mirror.seq => Start::Welcome {
+            (Some((_, last)), None) if last <= mirror.seq => Start::Welcome {
                 welcome: self.welcome(&mirror),
                 terminals: terminals_between(&mirror, last, mirror.seq),
             },
@@ -268,19 +358,6 @@ impl Hub {
             cursor,
             stream,
         }
-    }
-
-    fn can_replay(mirror: &Mirror, last: u64) -> bool {
-        if last > mirror.seq {
-            return false;
-        }
-        if last == mirror.seq {
-            return true;
-        }
-        mirror
-            .ring
-            .front()
-            .is_some_and(|oldest| oldest.seq <= last + 1)
     }
 
     /// A fresh welcome for a client that fell behind after `sent` (the last `seq` it
@@ -309,57 +386,66 @@ impl Hub {
     }
 
     /// Takes one engine event. A job change goes out at once (numbered now); a progress
-    /// figure waits in the batcher for the next batch, replacing an older figure of the
-    /// same job and stage. The batcher never lets a figure be lost that must arrive (a
-    /// stage's last one) nor one overtake a job message: such cases send the batch first.
-    fn offer(&self, batcher: &mut Batcher, event: EngineEvent, now: Instant) {
+    /// figure goes out with the others due now, or waits for its job's period to end,
+    /// replacing an older figure of the same job and stage. No figure that must arrive (a
+    /// stage's last one) is lost, and none overtakes a job message: such a figure goes out
+    /// first, early.
+    fn offer(&self, pacer: &mut Pacer, event: EngineEvent, now: Instant) {
         match event {
             EngineEvent::Progress { progress, totals } => {
-                if batcher.would_replace_another_stage(&progress) {
-                    self.flush(batcher, now);
+                pacer.totals = totals;
+                if pacer.holds_another_stage(&progress) {
+                    pacer.release(progress.job_id, now);
+                    self.publish_ready(pacer);
                 }
-                batcher.hold(progress, totals);
-                if batcher.due(now) {
-                    self.flush(batcher, now);
-                }
+                pacer.offer(progress, now);
             }
             EngineEvent::Job { job, totals } => {
-                batcher.totals = totals.clone();
-                if batcher.holds_last_figure_of(job.id) {
+                pacer.totals = totals.clone();
+                if pacer.holds_last_figure_of(job.id) {
                     // The stage's 100 % must reach clients before the job moves on.
-                    self.flush(batcher, now);
+                    pacer.release(job.id, now);
+                    self.publish_ready(pacer);
                 } else {
                     // The job message carries the job's figures as they are now.
-                    batcher.forget(job.id);
+                    pacer.forget(job.id);
                 }
                 self.publish_job(job, totals);
             }
         }
     }
 
-    /// Publishes the held figures as one batch, if any are held.
-    fn flush(&self, batcher: &mut Batcher, now: Instant) {
-        let Some((figures, totals)) = batcher.take(now) else {
+    /// Publishes the figures that are due, then wakes the clients if anything was
+    /// published since they were last woken.
+    fn publish_due(&self, pacer: &mut Pacer, now: Instant) {
+        pacer.release_due(now);
+        self.publish_ready(pacer);
+        let seq = self.current_seq();
+        // Wakes every client; nobody watching is fine. Never waits.
+        self.feed.latest.send_if_modified(|latest| {
+            let changed = *latest != seq;
+            *latest = seq;
+            changed
+        });
+    }
+
+    /// Publishes the figures ready to go as one progress message, if there are any.
+    fn publish_ready(&self, pacer: &mut Pacer) {
+        let Some((figures, totals)) = pacer.take_ready() else {
             return;
         };
         let mut mirror = self.lock();
         mirror.seq += 1;
         let seq = mirror.seq;
-        let must = figures.iter().any(|p| p.current >= p.total);
-        let jobs: Box<[JobId]> = figures.iter().map(|p| p.job_id).collect();
         for figure in &figures {
             if let Some(view) = mirror.jobs.get_mut(&figure.job_id) {
                 // The same rule as every client's, so a welcome equals their state.
                 crate::client::apply_figure(view, figure);
             }
         }
-        mirror.totals = totals.clone();
-        let message = ServerMessage::Progress {
-            seq,
-            progress: figures,
-            totals,
-        };
-        self.record(&mut mirror, seq, Kind::Progress { must }, jobs, &message);
+        let encoded = Encoded::progress(seq, &figures, &totals);
+        mirror.totals = totals;
+        self.record(&mut mirror, encoded);
     }
 
     fn publish_job(&self, job: JobView, totals: QueueTotals) {
@@ -370,10 +456,10 @@ impl Hub {
         mirror.totals = totals.clone();
         let kind = Kind::Job {
             job: job.id,
-            terminal: is_terminal(job.status),
+            terminal: job.status.is_terminal(),
         };
-        let message = ServerMessage::Job { seq, job, totals };
-        self.record(&mut mirror, seq, kind, Box::default(), &message);
+        let encoded = Encoded::message(seq, kind, &ServerMessage::Job { seq, job, totals });
+        self.record(&mut mirror, encoded);
     }
 
     fn reset(&self, snapshot: Snapshot) {
@@ -382,56 +468,30 @@ impl Hub {
         mirror.jobs = snapshot.jobs.into_iter().map(|job| (job.id, job)).collect();
         mirror.totals = snapshot.totals;
         let welcome = self.welcome(&mirror);
-        let seq = mirror.seq;
-        self.record(&mut mirror, seq, Kind::Snapshot, Box::default(), &welcome);
+        let encoded = Encoded::message(mirror.seq, Kind::Snapshot, &welcome);
+        self.record(&mut mirror, encoded);
     }
 
-    fn record(
-        &self,
-        mirror: &mut Mirror,
-        seq: u64,
-        kind: Kind,
-        jobs: Box<[JobId]>,
-        message: &ServerMessage,
-    ) {
-        let text = match serde_json::to_string(message) {
-            Ok(text) => text,
+    fn record(&self, mirror: &mut Mirror, encoded: Result<Encoded, serde_json::Error>) {
+        let encoded = match encoded {
+            Ok(encoded) => Arc::new(encoded),
             Err(error) => {
-                tracing::error!(%error, seq, "could not encode a server message");
+                tracing::error!(%error, seq = mirror.seq, "could not encode a server message");
                 return;
             }
         };
-        let encoded = Arc::new(Encoded {
-            seq,
-            kind,
-            jobs,
-            text: text.into(),
-        });
-        if self.sizes.replay > 0 {
-            if mirror.ring.len() >= self.sizes.replay {
-                mirror.ring.pop_front();
-            }
-            mirror.ring.push_back(Arc::clone(&encoded));
-        }
-        if matches!(kind, Kind::Job { terminal: true, .. }) && self.sizes.terminals > 0 {
+        mirror.replay.push(Arc::clone(&encoded));
+        if matches!(encoded.kind, Kind::Job { terminal: true, .. }) && self.sizes.terminals > 0 {
             if mirror.terminals.len() >= self.sizes.terminals {
                 mirror.terminals.pop_front();
             }
             mirror.terminals.push_back(Arc::clone(&encoded));
         }
-        {
-            let mut ring = self
-                .feed
-                .ring
-                .write()
-                .unwrap_or_else(PoisonError::into_inner);
-            if ring.len() >= self.feed.capacity {
-                ring.pop_front();
-            }
-            ring.push_back(encoded);
-        }
-        // Wakes every client; nobody watching is fine. Never waits.
-        self.feed.latest.send_replace(seq);
+        self.feed
+            .ring
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(encoded);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Mirror> {
@@ -439,25 +499,69 @@ impl Hub {
     }
 }
 
-/// Progress waiting for the next batch: the latest figure of each job, and when the
-/// next batch may go.
+/// Why the hub's channel gave no event.
+enum Missed {
+    /// Nothing waiting now.
+    Empty,
+    /// The hub fell this many events behind the engine.
+    Lagged(u64),
+    /// The engine is gone.
+    Closed,
+}
+
+impl From<RecvError> for Missed {
+    fn from(error: RecvError) -> Self {
+        match error {
+            RecvError::Lagged(missed) => Self::Lagged(missed),
+            RecvError::Closed => Self::Closed,
+        }
+    }
+}
+
+impl From<TryRecvError> for Missed {
+    fn from(error: TryRecvError) -> Self {
+        match error {
+            TryRecvError::Empty => Self::Empty,
+            TryRecvError::Lagged(missed) => Self::Lagged(missed),
+            TryRecvError::Closed => Self::Closed,
+        }
+    }
+}
+
+/// Paces progress job by job, with a token bucket per job: a job may send one figure per
+/// period (1 / `progress_per_sec`), and may save up one more, so a job that reports no
+/// faster than the rate never waits, even when one report comes late and the next on
+/// time, or when the hub itself ran a little late. A figure that comes when its job has
+/// no allowance left is held, replaced by newer ones of the job, until the allowance
+/// grows back. So over any stretch of time a job's figures go out at most once per
+/// period, plus the one saved up. Figures due at the same moment go out together.
 ///
-/// Batches follow a leading-edge rate limit: a figure arriving after a quiet period goes
-/// out at once; later ones wait until one period has passed since the previous batch.
-/// So there is at least one period between two batches, except when a figure that must
-/// arrive would otherwise be replaced (a stage's last figure), which sends early.
-struct Batcher {
+/// (A strict minimum spacing instead of a bucket would never catch up with a job that
+/// reports at exactly the rate: every late release would push all its later figures
+/// back, until each waited almost a whole period.)
+struct Pacer {
     period: Duration,
-    /// Sorted by job, so a batch lists its jobs in order.
-    held: BTreeMap<JobId, JobProgress>,
-    /// The queue totals of the newest engine event, published with the batch.
+    /// For each job, when its allowance is full again (the "theoretical arrival time"
+    /// of the generic cell rate algorithm): a figure may go at once from one period
+    /// before it. A job with none, or one already past, has its full allowance; such
+    /// entries are pruned from time to time.
+    full_at: HashMap<JobId, Instant>,
+    /// Figures waiting for their job's allowance, with when it comes.
+    held: HashMap<JobId, (JobProgress, Instant)>,
+    /// Figures going out in the next message, in job order. A job is in `held` or in
+    /// `ready`, never in both.
+    ready: BTreeMap<JobId, JobProgress>,
+    /// No held figure is due before this; after a figure leaves early it may be sooner
+    /// than the truth, which costs one wake-up that finds nothing due.
+    next_due: Option<Instant>,
+    /// The queue totals of the newest engine event, published with the figures.
     totals: QueueTotals,
-    /// When the next batch may go; `None` after a quiet period.
-    next: Option<Instant>,
+    /// The size of `full_at` after its last pruning.
+    pruned_to: usize,
     coalesced: Arc<AtomicU64>,
 }
 
-impl Batcher {
+impl Pacer {
     fn new(per_sec: u32, coalesced: Arc<AtomicU64>) -> Self {
         let period = if per_sec == 0 {
             Duration::ZERO
@@ -466,74 +570,139 @@ impl Batcher {
         };
         Self {
             period,
-            held: BTreeMap::new(),
+            full_at: HashMap::new(),
+            held: HashMap::new(),
+            ready: BTreeMap::new(),
+            next_due: None,
             totals: QueueTotals::default(),
-            next: None,
+            pruned_to: 0,
             coalesced,
         }
     }
 
-    /// True when holding `progress` would replace a figure of the same job in another
-    /// stage: that figure (the stage's last) must go out first.
-    fn would_replace_another_stage(&self, progress: &JobProgress) -> bool {
-        self.held
-            .get(&progress.job_id)
-            .is_some_and(|held| held.status != progress.status)
-    }
-
-    /// Holds `progress` for the next batch, replacing an older figure of the job.
-    fn hold(&mut self, progress: JobProgress, totals: QueueTotals) {
-        self.totals = totals;
-        if self.held.insert(progress.job_id, progress).is_some() {
-            self.coalesced.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    /// True when the held figure of `job` is its stage's last (`current == total`).
-    fn holds_last_figure_of(&self, job: JobId) -> bool {
-        self.held
+    fn waiting(&self, job: JobId) -> Option<&JobProgress> {
+        self.ready
             .get(&job)
-            .is_some_and(|held| held.current >= held.total)
+            .or_else(|| self.held.get(&job).map(|(figure, _)| figure))
     }
 
-    /// Drops the held figure of `job`: a job message that replaces it is going out.
+    /// True when a figure of `progress`'s job in another stage is waiting: that figure
+    /// (the stage's last) must go out first.
+    fn holds_another_stage(&self, progress: &JobProgress) -> bool {
+        self.waiting(progress.job_id)
+            .is_some_and(|waiting| waiting.status != progress.status)
+    }
+
+    /// True when the waiting figure of `job` is its stage's last (`current == total`).
+    fn holds_last_figure_of(&self, job: JobId) -> bool {
+        self.waiting(job)
+            .is_some_and(|waiting| waiting.current >= waiting.total)
+    }
+
+    /// When `job` may send its next figure: at once if that is not after `now`.
+    fn allowed_from(&self, job: JobId) -> Option<Instant> {
+        self.full_at.get(&job).map(|full| *full - self.period)
+    }
+
+    /// Spends one figure of `job`'s allowance at `now`.
+    fn spend(&mut self, job: JobId, now: Instant) {
+        let full = self.full_at.get(&job).map_or(now, |full| (*full).max(now));
+        self.full_at.insert(job, full + self.period);
+    }
+
+    /// Takes a figure: ready at once if its job has allowance left, held otherwise.
+    fn offer(&mut self, progress: JobProgress, now: Instant) {
+        let job = progress.job_id;
+        if let Some(ready) = self.ready.get_mut(&job) {
+            *ready = progress;
+            self.coalesced.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        match self.allowed_from(job) {
+            Some(due) if now < due => {
+                if self.held.insert(job, (progress, due)).is_some() {
+                    self.coalesced.fetch_add(1, Ordering::Relaxed);
+                }
+                self.next_due = Some(self.next_due.map_or(due, |next| next.min(due)));
+            }
+            _ => {
+                if self.held.remove(&job).is_some() {
+                    self.coalesced.fetch_add(1, Ordering::Relaxed);
+                }
+                self.spend(job, now);
+                self.ready.insert(job, progress);
+            }
+        }
+    }
+
+    /// Makes the held figure of `job` ready now, even before its allowance comes: it must
+    /// not be replaced, nor be overtaken by a job message.
+    fn release(&mut self, job: JobId, now: Instant) {
+        if let Some((figure, _)) = self.held.remove(&job) {
+            self.spend(job, now);
+            self.ready.insert(job, figure);
+        }
+    }
+
+    /// Drops the waiting figure of `job`: a job message that replaces it is going out.
     fn forget(&mut self, job: JobId) {
-        if self.held.remove(&job).is_some() {
+        if self.ready.remove(&job).is_some() || self.held.remove(&job).is_some() {
             self.coalesced.fetch_add(1, Ordering::Relaxed);
         }
     }
 
-    /// True when figures are held and the rate allows a batch at `now`.
-    fn due(&self, now: Instant) -> bool {
-        !self.held.is_empty() && self.next.is_none_or(|next| next <= now)
+    /// Makes ready every held figure whose allowance has come by `now`.
+    fn release_due(&mut self, now: Instant) {
+        // Jobs whose allowance is full again need no entry: this keeps one entry per
+        // job that reported within the last period or so, not per job ever seen.
+        if self.full_at.len() > 2 * self.pruned_to + 64 {
+            self.full_at.retain(|_, full| *full > now);
+            self.pruned_to = self.full_at.len();
+        }
+        if self.next_due.is_none_or(|due| due > now) {
+            return;
+        }
+        let mut next_due: Option<Instant> = None;
+        let due_now: Vec<JobId> = self
+            .held
+            .iter()
+            .filter_map(|(job, (_, due))| {
+                if *due <= now {
+                    Some(*job)
+                } else {
+                    next_due = Some(next_due.map_or(*due, |next| next.min(*due)));
+                    None
+                }
+            })
+            .collect();
+        for job in due_now {
+            self.release(job, now);
+        }
+        self.next_due = next_due;
     }
 
-    /// When the held figures may go out, if any are held.
+    /// When the next held figure falls due, if any is held.
     fn deadline(&self) -> Option<Instant> {
         if self.held.is_empty() {
             return None;
         }
-        Some(self.next.unwrap_or_else(Instant::now))
+        self.next_due
     }
 
-    /// Everything held, in job order, with the latest totals; the next batch may go one
-    /// period after `now`.
-    fn take(&mut self, now: Instant) -> Option<(Vec<JobProgress>, QueueTotals)> {
-        if self.held.is_empty() {
+    /// The figures ready to go, in job order, with the latest totals.
+    fn take_ready(&mut self) -> Option<(Vec<JobProgress>, QueueTotals)> {
+        if self.ready.is_empty() {
             return None;
         }
-        self.next = Some(now + self.period);
-        let figures = std::mem::take(&mut self.held).into_values().collect();
+        let figures = std::mem::take(&mut self.ready).into_values().collect();
         Some((figures, self.totals.clone()))
     }
 
     fn clear(&mut self) {
         self.held.clear();
+        self.ready.clear();
+        self.next_due = None;
     }
-}
-
-fn is_terminal(status: JobStatus) -> bool {
-    status.is_terminal()
 }
 
 fn terminals_between(mirror: &Mirror, after: u64, upto: u64) -> Vec<Arc<Encoded>> {
@@ -545,36 +714,10 @@ fn terminals_between(mirror: &Mirror, after: u64, upto: u64) -> Vec<Arc<Encoded>
         .collect()
 }
 
-/// Drops the progress batches of a replay whose every job a later message replaces,
-/// keeping batches with a stage's last figure and every other message. Applying the
-/// result gives the same state as applying the whole replay.
-pub(crate) fn coalesce_batch<'a>(
-    batch: impl DoubleEndedIterator<Item = &'a Arc<Encoded>>,
-) -> Vec<Arc<Encoded>> {
-    let mut replaced: HashSet<JobId> = HashSet::new();
-    let mut kept: Vec<Arc<Encoded>> = Vec::new();
-    for message in batch.rev() {
-        match message.kind {
-            Kind::Progress { must } => {
-                if must || !message.jobs.iter().all(|job| replaced.contains(job)) {
-                    kept.push(Arc::clone(message));
-                }
-                replaced.extend(message.jobs.iter().copied());
-            }
-            Kind::Job { job, .. } => {
-                kept.push(Arc::clone(message));
-                replaced.insert(job);
-            }
-            Kind::Snapshot => kept.push(Arc::clone(message)),
-        }
-    }
-    kept.reverse();
-    kept
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ferry_core::JobStatus;
 
     fn figure(job: i64, status: JobStatus, current: u64) -> JobProgress {
         JobProgress {
@@ -592,77 +735,199 @@ mod tests {
         figures.iter().map(|p| (p.job_id.0, p.current)).collect()
     }
 
+    fn ready(pacer: &mut Pacer, now: Instant) -> Vec<(i64, u64)> {
+        pacer.release_due(now);
+        pacer
+            .take_ready()
+            .map(|(figures, _)| ids(&figures))
+            .unwrap_or_default()
+    }
+
+    const MS: Duration = Duration::from_millis(1);
+
     #[tokio::test(start_paused = true)]
-    async fn a_batch_holds_the_latest_figure_of_every_job_at_most_once_per_period() {
-        let mut b = Batcher::new(20, Arc::new(AtomicU64::new(0)));
+    async fn a_job_reporting_no_faster_than_the_rate_is_never_held_even_when_a_report_is_late() {
+        let mut pacer = Pacer::new(20, Arc::new(AtomicU64::new(0)));
         let t0 = Instant::now();
-        b.hold(figure(1, JobStatus::Uploading, 1), QueueTotals::default());
-        assert!(b.due(t0), "a figure after a quiet period goes out at once");
-        assert_eq!(ids(&b.take(t0).unwrap().0), [(1, 1)]);
-        for step in 2..=10 {
-            for job in 1..=3 {
-                b.hold(
-                    figure(job, JobStatus::Uploading, step),
-                    QueueTotals::default(),
-                );
-            }
-            assert!(!b.due(t0 + Duration::from_millis(step)));
+        // Every 50 ms, but the third report comes 20 ms late and the fourth on time.
+        for (step, at) in [0u32, 50, 120, 150, 200, 250, 300].into_iter().enumerate() {
+            let now = t0 + at * MS;
+            pacer.offer(figure(1, JobStatus::Uploading, step as u64), now);
+            assert_eq!(
+                ready(&mut pacer, now),
+                [(1, step as u64)],
+                "held at {at} ms"
+            );
         }
-        assert_eq!(b.deadline(), Some(t0 + Duration::from_millis(50)));
-        let (batch, _) = b.take(t0 + Duration::from_millis(50)).unwrap();
+        assert_eq!(pacer.deadline(), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_job_reporting_faster_gets_one_figure_a_period_after_one_saved_up() {
+        let mut pacer = Pacer::new(20, Arc::new(AtomicU64::new(0)));
+        let t0 = Instant::now();
+        let mut sent = Vec::new();
+        // A report every 5 ms for two seconds.
+        for step in 0..400u32 {
+            let now = t0 + step * 5 * MS;
+            pacer.offer(figure(1, JobStatus::Uploading, step.into()), now);
+            if !ready(&mut pacer, now).is_empty() {
+                sent.push(step * 5);
+            }
+        }
         assert_eq!(
-            ids(&batch),
-            [(1, 10), (2, 10), (3, 10)],
-            "latest value wins"
+            &sent[..4],
+            [0, 5, 50, 100],
+            "one saved up, then one a period"
         );
-        assert_eq!(b.coalesced.load(Ordering::Relaxed), 24);
-        assert_eq!(b.deadline(), None);
+        assert!(sent.windows(2).skip(2).all(|w| w[1] - w[0] == 50));
+        for (n, from) in sent.iter().enumerate() {
+            let in_a_second = sent[n..].iter().take_while(|at| **at < from + 1000).count();
+            assert!(in_a_second <= 21, "{in_a_second} figures within a second");
+        }
+        assert_eq!(sent.len(), 41);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_job_is_paced_on_its_own_and_the_latest_figure_wins() {
+        let mut pacer = Pacer::new(20, Arc::new(AtomicU64::new(0)));
+        let t0 = Instant::now();
+        pacer.offer(figure(1, JobStatus::Uploading, 1), t0);
+        pacer.offer(figure(1, JobStatus::Uploading, 2), t0 + MS);
+        assert_eq!(ready(&mut pacer, t0 + MS), [(1, 2)], "latest value wins");
+        pacer.offer(figure(1, JobStatus::Uploading, 3), t0 + 2 * MS);
+        assert_eq!(ready(&mut pacer, t0 + 2 * MS), [(1, 3)], "the one saved up");
+        // Job 1 has spent its allowance; job 2, quiet so far, goes at once.
+        pacer.offer(figure(1, JobStatus::Uploading, 4), t0 + 10 * MS);
+        pacer.offer(figure(2, JobStatus::Uploading, 1), t0 + 20 * MS);
+        assert_eq!(ready(&mut pacer, t0 + 20 * MS), [(2, 1)]);
+        pacer.offer(figure(1, JobStatus::Uploading, 5), t0 + 30 * MS);
+        assert_eq!(
+            pacer.deadline(),
+            Some(t0 + 50 * MS),
+            "job 1's allowance comes"
+        );
+        assert!(ready(&mut pacer, t0 + 49 * MS).is_empty());
+        assert_eq!(ready(&mut pacer, t0 + 50 * MS), [(1, 5)]);
+        assert_eq!(pacer.coalesced.load(Ordering::Relaxed), 2);
+        assert_eq!(pacer.deadline(), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_pacer_forgets_jobs_whose_allowance_is_full_again() {
+        let mut pacer = Pacer::new(20, Arc::new(AtomicU64::new(0)));
+        let t0 = Instant::now();
+        for job in 0..1000 {
+            pacer.offer(figure(job, JobStatus::Uploading, 1), t0);
+        }
+        assert_eq!(ready(&mut pacer, t0).len(), 1000);
+        // A second later, other jobs report, one at a time: the thousand, whose
+        // allowance is full again, are forgotten.
+        let later = t0 + 1000 * MS;
+        for job in 1000..4000 {
+            pacer.offer(figure(job, JobStatus::Uploading, 1), later);
+            ready(&mut pacer, later);
+        }
+        assert!(!pacer.full_at.contains_key(&JobId(0)));
+        assert_eq!(pacer.full_at.len(), 3000);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn figures_due_at_the_same_moment_go_out_together_in_job_order() {
+        let mut pacer = Pacer::new(20, Arc::new(AtomicU64::new(0)));
+        let t0 = Instant::now();
+        // Two rounds spend every job's allowance.
+        for step in 1..=2 {
+            for job in [3, 1, 2] {
+                pacer.offer(figure(job, JobStatus::Hashing, step), t0);
+            }
+            assert_eq!(ready(&mut pacer, t0), [(1, step), (2, step), (3, step)]);
+        }
+        for job in [2, 3] {
+            pacer.offer(figure(job, JobStatus::Hashing, 4), t0 + 5 * MS);
+        }
+        assert!(ready(&mut pacer, t0 + 49 * MS).is_empty());
+        assert_eq!(ready(&mut pacer, t0 + 50 * MS), [(2, 4), (3, 4)]);
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_stage_last_figure_is_never_replaced_nor_dropped_by_a_job_message() {
-        let mut b = Batcher::new(20, Arc::new(AtomicU64::new(0)));
-        b.hold(figure(1, JobStatus::Hashing, 100), QueueTotals::default());
-        assert!(b.would_replace_another_stage(&figure(1, JobStatus::Uploading, 0)));
-        assert!(!b.would_replace_another_stage(&figure(2, JobStatus::Uploading, 0)));
-        assert!(b.holds_last_figure_of(JobId(1)));
-        b.hold(figure(2, JobStatus::Uploading, 40), QueueTotals::default());
-        assert!(!b.holds_last_figure_of(JobId(2)));
-        b.forget(JobId(2));
-        let (batch, _) = b.take(Instant::now()).unwrap();
-        assert_eq!(ids(&batch), [(1, 100)]);
+        let mut pacer = Pacer::new(20, Arc::new(AtomicU64::new(0)));
+        let t0 = Instant::now();
+        for current in [10, 20] {
+            pacer.offer(figure(1, JobStatus::Hashing, current), t0);
+            pacer.offer(figure(2, JobStatus::Uploading, current), t0);
+            assert_eq!(ready(&mut pacer, t0).len(), 2);
+        }
+        pacer.offer(figure(1, JobStatus::Hashing, 100), t0 + MS);
+        pacer.offer(figure(2, JobStatus::Uploading, 40), t0 + MS);
+        assert!(ready(&mut pacer, t0 + MS).is_empty(), "both are held");
+        assert!(pacer.holds_another_stage(&figure(1, JobStatus::Uploading, 0)));
+        assert!(!pacer.holds_another_stage(&figure(2, JobStatus::Uploading, 50)));
+        assert!(pacer.holds_last_figure_of(JobId(1)));
+        assert!(!pacer.holds_last_figure_of(JobId(2)));
+        // What the hub does for a job message of job 1, then one of job 2.
+        pacer.release(JobId(1), t0 + 2 * MS);
+        assert_eq!(ready(&mut pacer, t0 + 2 * MS), [(1, 100)], "early");
+        pacer.forget(JobId(2));
+        assert!(ready(&mut pacer, t0 + 100 * MS).is_empty());
     }
 
-    fn encoded(seq: u64, kind: Kind, jobs: &[i64]) -> Arc<Encoded> {
-        Arc::new(Encoded {
+    fn progress(seq: u64, jobs: &[(i64, u64)]) -> Arc<Encoded> {
+        let figures: Vec<JobProgress> = jobs
+            .iter()
+            .map(|(job, current)| figure(*job, JobStatus::Uploading, *current))
+            .collect();
+        Arc::new(Encoded::progress(seq, &figures, &QueueTotals::default()).unwrap())
+    }
+
+    fn job_message(seq: u64, job: i64) -> Arc<Encoded> {
+        let kind = Kind::Job {
+            job: JobId(job),
+            terminal: false,
+        };
+        let message = ServerMessage::Error {
             seq,
-            kind,
-            jobs: jobs.iter().map(|j| JobId(*j)).collect(),
-            text: Utf8Bytes::from_static(""),
-        })
+            error: crate::protocol::ProtocolError {
+                code: crate::protocol::ErrorCode::InvalidData,
+                message: String::new(),
+            },
+        };
+        Arc::new(Encoded::message(seq, kind, &message).unwrap())
+    }
+
+    fn seqs(ring: &Ring, after: u64) -> Option<Vec<u64>> {
+        ring.after(after)
+            .map(|found| found.map(|m| m.seq).collect())
     }
 
     #[test]
-    fn a_replay_leaves_out_only_batches_whose_every_job_is_replaced_later() {
-        let replay = [
-            encoded(1, Kind::Progress { must: false }, &[1, 2]),
-            encoded(2, Kind::Progress { must: false }, &[1]),
-            encoded(3, Kind::Progress { must: true }, &[2]),
-            encoded(
-                4,
-                Kind::Job {
-                    job: JobId(2),
-                    terminal: true,
-                },
-                &[],
-            ),
-            encoded(5, Kind::Progress { must: false }, &[1, 3]),
-            encoded(6, Kind::Progress { must: false }, &[3]),
-        ];
-        let kept: Vec<u64> = coalesce_batch(replay.iter())
-            .iter()
-            .map(|m| m.seq)
-            .collect();
-        assert_eq!(kept, [3, 4, 5, 6]);
+    fn the_ring_lets_go_of_progress_a_later_message_replaces_and_keeps_the_rest() {
+        let mut ring = Ring::new(4);
+        ring.push(progress(1, &[(1, 10), (2, 10)]));
+        ring.push(progress(2, &[(1, 20)]));
+        assert_eq!(
+            seqs(&ring, 0),
+            Some(vec![1, 2]),
+            "job 2's figure is still needed"
+        );
+        ring.push(job_message(3, 2));
+        assert_eq!(seqs(&ring, 0), Some(vec![2, 3]));
+        ring.push(progress(4, &[(1, 100)]));
+        ring.push(progress(5, &[(1, 100), (3, 5)]));
+        assert_eq!(
+            seqs(&ring, 0),
+            Some(vec![3, 4, 5]),
+            "a stage's last figure stays"
+        );
+        for seq in 6..=9 {
+            ring.push(progress(seq, &[(3, seq)]));
+        }
+        assert_eq!(seqs(&ring, 0), Some(vec![3, 4, 5, 9]));
+        ring.push(job_message(10, 4));
+        assert_eq!(ring.evicted, 3, "the oldest left for room");
+        assert_eq!(seqs(&ring, 2), None, "a reader at 2 missed message 3");
+        assert_eq!(seqs(&ring, 3), Some(vec![4, 5, 9, 10]));
+        assert_eq!(seqs(&ring, 6), Some(vec![9, 10]), "6 to 8 were replaced");
     }
 }

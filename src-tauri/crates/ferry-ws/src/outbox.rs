@@ -2,7 +2,7 @@
 //! that its client has not acknowledged yet. (Progress is batched once for every client,
 //! in the hub.)
 
-use crate::hub::{Encoded, Kind};
+use crate::encoded::{Encoded, Kind};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,16 +75,20 @@ impl Unacked {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ferry_core::JobId;
+    use ferry_core::{JobId, JobProgress, JobStatus, QueueTotals};
     use tokio_tungstenite::tungstenite::Utf8Bytes;
 
     fn progress(seq: u64, job: i64, must: bool) -> Arc<Encoded> {
-        Arc::new(Encoded {
-            seq,
-            kind: Kind::Progress { must },
-            jobs: Box::new([JobId(job)]),
-            text: Utf8Bytes::from_static(""),
-        })
+        let figure = JobProgress {
+            job_id: JobId(job),
+            status: JobStatus::Uploading,
+            current: if must { 10 } else { 5 },
+            total: 10,
+            speed: 0.0,
+            eta_secs: None,
+            sent: None,
+        };
+        Arc::new(Encoded::progress(seq, &[figure], &QueueTotals::default()).unwrap())
     }
 
     fn job(seq: u64, job: i64, terminal: bool) -> Arc<Encoded> {
@@ -94,7 +98,8 @@ mod tests {
                 job: JobId(job),
                 terminal,
             },
-            jobs: Box::default(),
+            figures: Box::default(),
+            totals: 0..0,
             text: Utf8Bytes::from_static(""),
         })
     }

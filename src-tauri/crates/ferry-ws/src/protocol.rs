@@ -51,10 +51,12 @@ pub enum ServerMessage {
         /// The limits and timings this server applies to every connection.
         limits: Limits,
     },
-    /// The latest figures of every job whose progress changed since the previous
-    /// `progress` message, at most `progress_per_sec` of these a second (latest value
-    /// wins). One message carries many jobs, so a client's rate does not grow with the
-    /// number of jobs; the same message, encoded once, goes to every client.
+    /// The latest figures of one or more jobs (latest value wins): each job's figures
+    /// reach a client at most `progress_per_sec` times a second, and a job that reports
+    /// no faster than that is never held back. Figures due at the same moment travel
+    /// together, and a client that is behind gets the progress messages waiting for it
+    /// as one (the newest figure of each job, the last one's `seq` and totals), so what
+    /// it reads does not grow with the number of jobs.
     Progress {
         /// Sequence number of this message.
         #[ts(type = "number")]
@@ -255,8 +257,8 @@ pub struct Limits {
     pub max_messages_per_sec: u32,
     /// Inbound messages a client may send in one burst above that rate.
     pub message_burst: u32,
-    /// `progress` messages per second this client receives at most, whatever the
-    /// number of jobs (each carries every job that changed).
+    /// Figures of one job this client receives per second at most (a stage's last
+    /// figure and every stage change always arrive).
     pub progress_per_sec: u32,
     /// Milliseconds before an unacknowledged terminal event is sent again.
     pub ack_timeout_ms: u32,

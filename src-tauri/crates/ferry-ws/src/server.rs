@@ -1,18 +1,21 @@
 //! The authenticated loopback WebSocket server that streams progress to every client.
 //!
 //! One task per connection. The engine publishes into a broadcast channel that never
-//! waits; the hub numbers and encodes each message once (progress in batches, at most
-//! `progress_per_sec` a second) into one shared ring, and each connection reads the ring
-//! at its own pace from its own cursor, so a slow client only ever holds up itself: it
-//! skips progress that newer figures replace, is resynced with a fresh snapshot when it
-//! falls further behind than the ring holds, and is dropped when one write takes longer
-//! than the write timeout.
+//! waits; the hub numbers and encodes each message once (each job's progress at most
+//! `progress_per_sec` times a second) into one shared ring, and each connection reads the
+//! ring at its own pace from its own cursor, so a slow client only ever holds up itself:
+//! what waits for it goes out in one write, with the progress messages in a row merged
+//! into one and those that newer figures replace left out; it is resynced with a fresh
+//! snapshot when it falls further behind than the ring holds, and dropped when one write
+//! takes longer than the write timeout.
 
 use crate::access::{AccessPolicy, Refusal, WEBVIEW_ORIGINS};
 use crate::backend::Backend;
 use crate::connection_file;
+use crate::encoded::{coalesce_batch, merge_progress, Encoded};
 use crate::error::WsError;
-use crate::hub::{coalesce_batch, Encoded, Follower, Hub, HubSizes, Lagged, Start, Subscription};
+use crate::hub::{Follower, Hub, HubSizes, Lagged, Start, Subscription};
+use crate::io::GatheredWrites;
 use crate::metrics::{add, bump, Metrics};
 use crate::outbox::Unacked;
 use crate::protocol::{
@@ -65,13 +68,12 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Most TCP connections still in their handshake; more are dropped at once.
     pub max_pending_handshakes: usize,
-    /// `progress` messages per second each client receives at most, whatever the number
-    /// of jobs: each carries the latest figures of every job that changed since the
-    /// previous one (stage changes and each stage's last figure always arrive). 0 sends
-    /// every figure as it comes.
+    /// Figures of one job each client receives per second at most (latest value wins;
+    /// stage changes and each stage's last figure always arrive). A figure of a job that
+    /// reports no faster than this goes out at once. 0 sends every figure as it comes.
     pub progress_per_sec: u32,
     /// Messages a client may fall behind the live stream before it is resynced with a
-    /// fresh snapshot.
+    /// fresh snapshot. Progress that a later message replaces does not count.
     pub client_queue: usize,
     /// Messages kept to replay to a reconnecting client; older gaps get a snapshot.
     pub replay_capacity: usize,
@@ -294,9 +296,13 @@ impl Server {
         self.shared.metrics.watch_tasks()
     }
 
-    /// Stops accepting, closes every connection with 1001 (going away), waits up to
-    /// five seconds for them to end, and removes the connection file.
+    /// Removes the connection file, stops accepting, closes every connection with 1001
+    /// (going away) and waits up to five seconds for them to end. The file goes first,
+    /// so a client told the server is going away never finds it still there.
     pub async fn shutdown(self) {
+        if let Some(path) = &self.shared.config.connection_file {
+            connection_file::remove(path);
+        }
         self.shared.stop.cancel();
         let _ = self.accept_loop.await;
         let mut tasks = self.shared.metrics.watch_tasks();
@@ -307,9 +313,6 @@ impl Server {
             tracing::warn!("some connections did not end within 5 s of shutdown");
         }
         self.shared.metrics.log("progress server stopped");
-        if let Some(path) = &self.shared.config.connection_file {
-            connection_file::remove(path);
-        }
     }
 }
 
@@ -359,8 +362,9 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-type Sink = SplitSink<WebSocketStream<TcpStream>, Message>;
-type Incoming = SplitStream<WebSocketStream<TcpStream>>;
+type Socket = WebSocketStream<GatheredWrites<TcpStream>>;
+type Sink = SplitSink<Socket, Message>;
+type Incoming = SplitStream<Socket>;
 
 /// A connection slot, given back however the connection ends.
 struct Slot<'a>(&'a AtomicUsize);
@@ -444,6 +448,7 @@ async fn serve(
         .max_write_buffer_size(shared.config.max_write_buffer_size.max(1))
         .max_message_size(Some(shared.config.max_message_size))
         .max_frame_size(Some(shared.config.max_message_size));
+    let stream = GatheredWrites::new(stream);
     let handshake = tokio_tungstenite::accept_hdr_async_with_config(stream, check, Some(config));
     let socket = tokio::select! {
         () = shared.stop.cancelled() => return Ok(()),
@@ -604,10 +609,12 @@ impl Connection {
     }
 
     /// Sends what the shared stream holds for this client after what it was sent, in
-    /// writes of up to [`CATCH_UP`] messages and about [`CATCH_UP_BYTES`]. A progress batch that a later message in the
-    /// same write replaces for every job it carries is left out, so a client that fell
-    /// behind catches up with the latest figures instead of working through stale ones.
-    /// One further behind than the stream holds gets a fresh snapshot.
+    /// writes of up to [`CATCH_UP`] messages and about [`CATCH_UP_BYTES`]. A progress
+    /// message that a later message in the same write replaces for every job it carries
+    /// is left out, and the progress messages left in a row go out as one, so a client
+    /// that fell behind catches up with the latest figures in a few frames instead of
+    /// working through stale ones. One further behind than the stream holds gets a fresh
+    /// snapshot.
     async fn take_feed(&mut self, sink: &mut Sink, stream: &Follower) -> Result<(), WsError> {
         loop {
             let found: Result<bool, Lagged> =
@@ -626,10 +633,15 @@ impl Connection {
                 false
             };
             if self.batch.len() > 1 {
-                let before: usize = self.batch.iter().map(|m| m.jobs.len()).sum();
+                let figures = |batch: &[Arc<Encoded>]| -> usize {
+                    batch.iter().map(|m| m.figures.len()).sum()
+                };
+                let before = figures(&self.batch);
                 self.batch = coalesce_batch(self.batch.iter());
-                let after: usize = self.batch.iter().map(|m| m.jobs.len()).sum();
-                add(&self.shared.metrics.coalesced, (before - after) as u64);
+                add(
+                    &self.shared.metrics.coalesced,
+                    (before - figures(&self.batch)) as u64,
+                );
             }
             self.flush_batch(sink).await?;
             if !more {
@@ -810,17 +822,32 @@ impl Connection {
             return Ok(());
         }
         let metrics = &self.shared.metrics;
+        let (mut messages, mut bytes, mut replaced) = (0, 0, 0);
         let write = async {
-            for message in batch {
-                add(&metrics.bytes_out, message.text.len() as u64);
-                feed_text(sink, message.text.clone()).await?;
+            let mut rest = batch;
+            while let Some(first) = rest.first() {
+                // Progress messages in a row go out as one (the newest figure of each
+                // job), so a client that is behind reads one frame, not one per message.
+                let text = if let Some(merged) = merge_progress(rest) {
+                    replaced += merged.replaced;
+                    rest = &rest[merged.taken..];
+                    merged.text
+                } else {
+                    rest = &rest[1..];
+                    first.text.clone()
+                };
+                messages += 1;
+                bytes += text.len();
+                feed_text(sink, text).await?;
             }
+            // One flush, so the whole batch leaves in one write to the socket.
             sink.flush().await
         };
-        tokio::time::timeout(self.shared.config.write_timeout, write)
-            .await
-            .map_err(|_| WsError::Timeout("a client to read its messages"))??;
-        add(&metrics.messages_out, batch.len() as u64);
+        let written = tokio::time::timeout(self.shared.config.write_timeout, write).await;
+        add(&metrics.coalesced, replaced as u64);
+        written.map_err(|_| WsError::Timeout("a client to read its messages"))??;
+        add(&metrics.messages_out, messages);
+        add(&metrics.bytes_out, bytes as u64);
         Ok(())
     }
 

@@ -187,6 +187,100 @@ async fn client_isolation_a_client_that_stops_reading_never_delays_the_others() 
 }
 
 #[tokio::test]
+async fn client_isolation_a_client_that_falls_behind_gets_its_progress_backlog_merged_into_few_frames(
+) {
+    const JOBS: i64 = 20;
+    const STEPS: u64 = 300;
+    let (backend, server) = start_scripted(ServerConfig {
+        send_buffer_size: Some(4096),
+        write_timeout: Duration::from_secs(3600),
+        // Every figure as it comes, so the backlog holds one message per step.
+        progress_per_sec: 0,
+        ..ServerConfig::default()
+    })
+    .await;
+    for id in 1..=JOBS {
+        backend.emit_job(job_view(
+            id,
+            &format!("take-{id}.wav"),
+            JobStatus::Uploading,
+        ));
+    }
+    let info = server.connection_info().clone();
+    let mut behind = Client::connect_with(&info.url, &handshake(&info.token, Some(4096)))
+        .await
+        .unwrap();
+    behind.hello(None).await.unwrap();
+    let start_seq = expect_welcome(&mut behind).await.seq();
+    let mut reader = Client::connect(&info).await.unwrap();
+    expect_welcome(&mut reader).await;
+
+    // `behind` reads nothing while every job reports 300 times, then ends.
+    for step in 1..=STEPS {
+        for id in 1..=JOBS {
+            backend.emit_progress(id, JobStatus::Uploading, step, STEPS);
+            // One message per figure: the hub publishes what it has taken.
+            tokio::task::yield_now().await;
+        }
+    }
+    for id in 1..=JOBS {
+        backend.emit_job(job_view(id, &format!("take-{id}.wav"), JobStatus::Done));
+    }
+    let all_done = |client: &Client| {
+        client.state().jobs.len() == JOBS as usize
+            && client
+                .state()
+                .jobs
+                .values()
+                .all(|job| job.status == JobStatus::Done)
+    };
+    while !all_done(&reader) {
+        within("the reader's events", reader.next_event())
+            .await
+            .unwrap();
+    }
+    let messages = reader.state().last_seq - start_seq;
+
+    // Now `behind` reads its backlog: far fewer frames than messages, the same end.
+    let mut frames = 0;
+    let mut most_jobs_in_a_frame = 0;
+    let mut last_figure: std::collections::HashMap<i64, (u64, u64)> =
+        std::collections::HashMap::new();
+    while !all_done(&behind) {
+        frames += 1;
+        match within("the backlog", behind.next_event()).await.unwrap() {
+            ServerMessage::Progress { progress, .. } => {
+                most_jobs_in_a_frame = most_jobs_in_a_frame.max(progress.len());
+                for figure in progress {
+                    last_figure.insert(figure.job_id.0, (figure.current, figure.total));
+                }
+            }
+            ServerMessage::Job { job, .. } => assert_eq!(
+                last_figure.get(&job.id.0),
+                Some(&(STEPS, STEPS)),
+                "the upload's 100% did not arrive before the job was done"
+            ),
+            other => panic!("unexpected message with seq {}", other.seq()),
+        }
+    }
+    let mut fresh = Client::connect(&info).await.unwrap();
+    expect_welcome(&mut fresh).await;
+    assert_eq!(behind.state(), fresh.state(), "the final state differs");
+    assert!(
+        frames * 10 < messages,
+        "{frames} frames for {messages} messages"
+    );
+    // Each message the server published carries one figure: a frame with several is
+    // messages merged.
+    assert!(most_jobs_in_a_frame > 1);
+    assert_eq!(
+        server.metrics().lagged,
+        0,
+        "the backlog was merged, not resynced"
+    );
+}
+
+#[tokio::test]
 async fn client_isolation_a_stalled_client_is_dropped_after_the_write_timeout() {
     let (backend, server) = start_scripted(ServerConfig {
         send_buffer_size: Some(4096),

@@ -89,20 +89,28 @@ async fn progress_calculation_accuracy_figures_never_decrease_and_end_exactly_at
 /// Jobs in the event timing test.
 const JOBS: i64 = 10;
 
-/// 10 simulated seconds, every job reporting every 5 ms (2,000 figures a second in all):
-/// hashing for 5 s, then, as the engine does, a job message for the new stage and
-/// uploading for 5 s, then done.
+/// The emitter's step (one every 5 ms) at which hashing ends: not on a 50 ms mark, so the
+/// hash's 100 % comes while its job has no allowance left and must be sent early.
+const HASH_END: u64 = 503;
+
+/// The emitter's last step.
+const LAST_STEP: u64 = 1000;
+
+/// 5 simulated seconds, every job reporting every 5 ms (2,000 figures a second in all,
+/// ten times the rate each client takes): hashing, then, as the engine does, a job
+/// message for the new stage and uploading, then done.
 async fn emit_two_stages(backend: std::sync::Arc<support::Scripted>) {
     let name = |id: i64| format!("movie-{id}.mkv");
-    for step in 0..=1000u64 {
+    for step in 0..=LAST_STEP {
         for id in 1..=JOBS {
-            if step == 501 {
+            if step == HASH_END + 1 {
                 backend.emit_job(job_view(id, &name(id), JobStatus::Uploading));
             }
-            let (status, current) = if step <= 500 {
-                (JobStatus::Hashing, step * 2)
+            let (status, current) = if step <= HASH_END {
+                (JobStatus::Hashing, step * 1000 / HASH_END)
             } else {
-                (JobStatus::Uploading, (step - 500) * 2)
+                let uploaded = (step - HASH_END) * 1000 / (LAST_STEP - HASH_END);
+                (JobStatus::Uploading, uploaded)
             };
             backend.emit_progress(id, status, current, 1000);
         }
@@ -113,98 +121,170 @@ async fn emit_two_stages(backend: std::sync::Arc<support::Scripted>) {
     }
 }
 
-#[tokio::test(start_paused = true)]
-async fn event_timing_each_client_gets_at_most_20_batches_a_second_yet_every_stage_and_100_percent()
-{
-    let (backend, server) = start_scripted(ServerConfig {
+/// Server settings for the timing tests: 20 figures a second per job, and the heartbeat
+/// and resends out of the way (the paused clock runs ahead while the test waits).
+fn twenty_a_second() -> ServerConfig {
+    ServerConfig {
         progress_per_sec: 20,
-        // The paused clock runs ahead while the test waits; keep the heartbeat away.
         ping_interval: Duration::from_secs(3600),
         ack_timeout: Duration::from_secs(3600),
         ..ServerConfig::default()
-    })
-    .await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn event_timing_each_job_reaches_a_client_at_most_20_times_a_second_yet_every_stage_and_100_percent(
+) {
+    let (backend, server) = start_scripted(twenty_a_second()).await;
     for id in 1..=JOBS {
         backend.emit_job(job_view(id, &format!("movie-{id}.mkv"), JobStatus::Hashing));
     }
     let mut client = Client::connect(server.connection_info()).await.unwrap();
     expect_welcome(&mut client).await;
 
+    let start = tokio::time::Instant::now();
     let emitter = tokio::spawn(emit_two_stages(backend.clone()));
 
-    let mut batches: Vec<tokio::time::Instant> = Vec::new();
-    let mut figures = 0usize;
-    let mut seen: HashMap<JobId, Vec<(JobStatus, u64)>> = HashMap::new();
-    // Each job's stage as of the last job message received (the welcome's, at first).
+    // Each job's figures as received: when, stage, bytes.
+    let mut seen: HashMap<JobId, Vec<(Duration, JobStatus, u64)>> = HashMap::new();
+    // Each job's stage as of the last job message received (the welcome's, at first),
+    // and the stages each job went through.
     let mut stage: HashMap<JobId, JobStatus> = client
         .state()
         .jobs
         .values()
         .map(|job| (job.id, job.status))
         .collect();
+    let mut stages: HashMap<JobId, Vec<JobStatus>> = HashMap::new();
     let mut done = 0;
     while done < JOBS {
         match within("an event", client.next_event()).await.unwrap() {
             ServerMessage::Progress { progress, .. } => {
-                batches.push(tokio::time::Instant::now());
-                figures += progress.len();
+                let at = start.elapsed();
                 for figure in progress {
                     assert_eq!(
                         Some(&figure.status),
                         stage.get(&figure.job_id),
                         "a figure of another stage than the job's last job message"
                     );
-                    seen.entry(figure.job_id)
-                        .or_default()
-                        .push((figure.status, figure.current));
+                    seen.entry(figure.job_id).or_default().push((
+                        at,
+                        figure.status,
+                        figure.current,
+                    ));
                 }
             }
             ServerMessage::Job { job, .. } => {
-                if job.status == JobStatus::Done {
-                    done += 1;
-                    assert_eq!(
-                        seen[&job.id].last(),
-                        Some(&(JobStatus::Uploading, 1000)),
-                        "the upload's 100% did not arrive before the job was done"
-                    );
-                }
+                let last = seen[&job.id]
+                    .last()
+                    .map(|(_, status, current)| (*status, *current));
                 if job.status == JobStatus::Uploading {
                     assert_eq!(
-                        seen[&job.id].last(),
-                        Some(&(JobStatus::Hashing, 1000)),
+                        last,
+                        Some((JobStatus::Hashing, 1000)),
                         "the hash's 100% did not arrive before the next stage"
                     );
                 }
+                if job.status == JobStatus::Done {
+                    done += 1;
+                    assert_eq!(
+                        last,
+                        Some((JobStatus::Uploading, 1000)),
+                        "the upload's 100% did not arrive before the job was done"
+                    );
+                }
                 stage.insert(job.id, job.status);
+                stages.entry(job.id).or_default().push(job.status);
             }
             _ => {}
         }
     }
     emitter.await.unwrap();
 
-    // Each job's figures only grow within a stage.
-    for figures in seen.values() {
+    let seconds = start.elapsed().as_secs_f64().ceil() as usize;
+    for id in 1..=JOBS {
+        let job = JobId(id);
+        // Every stage change arrived, in order.
+        assert_eq!(stages[&job], [JobStatus::Uploading, JobStatus::Done]);
+        let figures = &seen[&job];
+        // Figures only grow within a stage.
         assert!(figures
             .windows(2)
-            .all(|w| w[0].0 != w[1].0 || w[0].1 <= w[1].1));
+            .all(|w| w[0].1 != w[1].1 || w[0].2 <= w[1].2));
+        // The bound is per job, whatever the number of jobs: in any one-second window at
+        // most 20 figures, plus the one a job may save up, plus the hash's 100 % that its
+        // stage change sends before its time.
+        for (n, (from, ..)) in figures.iter().enumerate() {
+            let in_window = figures[n..]
+                .iter()
+                .take_while(|(at, ..)| *at < *from + Duration::from_secs(1))
+                .count();
+            assert!(
+                in_window <= 20 + 2,
+                "{in_window} figures of {job:?} within one second"
+            );
+        }
+        assert!(
+            figures.len() <= seconds * 20 + 2,
+            "{} figures of {job:?} in {seconds} s",
+            figures.len()
+        );
+        // Pacing, not starving: about 20 a second.
+        assert!(
+            figures.len() >= (seconds - 1) * 20,
+            "{} figures",
+            figures.len()
+        );
     }
-    // The bound is per client, whatever the number of jobs: in any one-second window at
-    // most 20 batches, plus the one sent early so a stage's 100% is not replaced.
-    for (n, from) in batches.iter().enumerate() {
-        let in_window = batches[n..]
-            .iter()
-            .take_while(|at| **at < *from + Duration::from_secs(1))
-            .count();
-        assert!(in_window <= 20 + 1, "{in_window} batches within one second");
-    }
-    assert!(
-        batches.len() <= 10 * 20 + 2 + 1,
-        "{} batches in 10 s",
-        batches.len()
-    );
-    // Batching, not dropping: most batches carry every job's latest figure.
-    assert!(figures >= batches.len() * (JOBS as usize) / 2);
     assert!(server.metrics().coalesced > 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn event_timing_a_figure_of_a_quiet_job_goes_out_at_once_and_a_busy_one_waits_one_period() {
+    let (backend, server) = start_scripted(twenty_a_second()).await;
+    for id in 1..=2 {
+        backend.emit_job(job_view(
+            id,
+            &format!("clip-{id}.mov"),
+            JobStatus::Uploading,
+        ));
+    }
+    let mut client = Client::connect(server.connection_info()).await.unwrap();
+    expect_welcome(&mut client).await;
+    let t0 = tokio::time::Instant::now();
+    let next_figure = async |client: &mut Client| loop {
+        if let ServerMessage::Progress { progress, .. } =
+            within("a figure", client.next_event()).await.unwrap()
+        {
+            let figures: Vec<(i64, u64)> =
+                progress.iter().map(|p| (p.job_id.0, p.current)).collect();
+            return (figures, t0.elapsed());
+        }
+    };
+
+    // Job 1 reports three times in a row; the first two go at once (the second is the
+    // one a job may save up), the third waits for the job's next period.
+    for current in [10, 20] {
+        backend.emit_progress(1, JobStatus::Uploading, current, 1000);
+        assert_eq!(
+            next_figure(&mut client).await,
+            (vec![(1, current)], Duration::ZERO),
+            "sent at once"
+        );
+    }
+    backend.emit_progress(1, JobStatus::Uploading, 30, 1000);
+    // Job 2 has said nothing so far: its figure goes out at once, ahead of job 1's.
+    backend.emit_progress(2, JobStatus::Uploading, 5, 1000);
+    assert_eq!(
+        next_figure(&mut client).await,
+        (vec![(2, 5)], Duration::ZERO),
+        "a quiet job waited"
+    );
+    assert_eq!(
+        next_figure(&mut client).await,
+        (vec![(1, 30)], Duration::from_millis(50)),
+        "the busy job's figure waits exactly one period"
+    );
 }
 
 #[tokio::test]

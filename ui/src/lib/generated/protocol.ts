@@ -253,8 +253,8 @@ max_messages_per_sec: number,
  */
 message_burst: number, 
 /**
- * `progress` messages per second this client receives at most, whatever the
- * number of jobs (each carries every job that changed).
+ * Figures of one job this client receives per second at most (a stage's last
+ * figure and every stage change always arrive).
  */
 progress_per_sec: number, 
 /**
