@@ -65,6 +65,8 @@ impl JobCtx {
         );
         let progress = stage.progress();
         *meter = Some(stage);
+        // Inside the job's span: the log line names the job.
+        tracing::info!(%status, bytes = total, "stage");
         self.shared.change(self.id, |entry| {
             fields(&mut entry.view);
             entry.view.status = status;
