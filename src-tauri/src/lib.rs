@@ -3,6 +3,7 @@
 //! the Tauri-free crates `ferry-core` and `ferry-ws`.
 
 mod commands;
+mod launch;
 mod logging;
 mod notifications;
 mod settings;
@@ -32,6 +33,10 @@ pub fn run() {
             // thing the page asks for (the socket's address) is always there.
             let state = tauri::async_runtime::block_on(AppState::start(&settings, log_guard))?;
             notifications::watch_batches(app.handle().clone(), &state.engine);
+            enqueue_opened(
+                &state.engine,
+                launch::opened_paths(std::env::args_os().skip(1)),
+            );
             app.manage(state);
             let window_config = app
                 .config()
@@ -46,13 +51,7 @@ pub fn run() {
         .on_window_event(|window, event| {
             if let WindowEvent::DragDrop(DragDropEvent::Drop { paths, .. }) = event {
                 let state = window.state::<AppState>();
-                let engine = state.engine.clone();
-                let paths = paths.clone();
-                tauri::async_runtime::spawn(async move {
-                    if let Err(error) = engine.enqueue(paths).await {
-                        tracing::error!(%error, "could not enqueue dropped files");
-                    }
-                });
+                enqueue_opened(&state.engine, paths.clone());
             }
         })
         .invoke_handler(tauri::generate_handler![
@@ -69,6 +68,23 @@ pub fn run() {
             if let Some(state) = handle.try_state::<AppState>() {
                 tauri::async_runtime::block_on(state.stop());
             }
+        }
+    });
+}
+
+/// Enqueues files given from outside the page (a drop, the command line), logging what
+/// could not be: nobody awaits the answer.
+fn enqueue_opened(engine: &ferry_core::Engine, paths: Vec<std::path::PathBuf>) {
+    if paths.is_empty() {
+        return;
+    }
+    let engine = engine.clone();
+    tauri::async_runtime::spawn(async move {
+        match engine.enqueue(paths).await {
+            Ok(report) => {
+                tracing::info!(jobs = report.jobs.len(), "enqueued files opened with Ferry");
+            }
+            Err(error) => tracing::error!(%error, "could not enqueue files opened with Ferry"),
         }
     });
 }
