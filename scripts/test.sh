@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests need and runs every test: Rust (engine and WebSocket server),
 # formatting and lints, the UI's type checks, linter and unit tests, a build of the app
-# and its .deb bundle, and the end-to-end specs driving the built app through
-# tauri-driver and WebKitWebDriver under Xvfb.
+# and its .deb and .rpm bundles (inspected, and the .deb installed, run and removed), and
+# the end-to-end specs driving the built app through tauri-driver and WebKitWebDriver
+# under Xvfb.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -24,10 +25,13 @@ npm run --silent ui:lint
 step "UI: unit tests"
 npm run --silent ui:test
 
-step "App: build and .deb bundle"
-npx tauri build --bundles deb
+step "App: build, .deb and .rpm bundles"
+npx tauri build --bundles deb,rpm
 step "App: clippy (desktop shell)"
 cargo clippy -p ferry-desktop --release --features custom-protocol -- -D warnings
+
+step "Bundles: contents; the .deb installed, started under Xvfb, removed"
+bash scripts/check-bundles.sh
 
 step "End to end (tauri-driver, WebKitWebDriver, Xvfb)"
 target_dir="$(cargo metadata --format-version 1 --no-deps | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')"
