@@ -84,12 +84,13 @@ deb_depends="$(dpkg-deb -f "$deb" Depends)"
 for library in libwebkit2gtk-4.1-0 libgtk-3-0; do
   grep -q "$library" <<<"$deb_depends" || fail ".deb: Depends lacks $library (it has: $deb_depends)"
 done
-deb_desktop="$(dpkg-deb --fsys-tarfile "$deb" | tar -xO "./$desktop")"
+deb_desktop="$(dpkg-deb --fsys-tarfile "$deb" | tar -xO --wildcards "*$desktop")"
 check_desktop_file "$deb_desktop" .deb
 if command -v desktop-file-validate >/dev/null; then
-  printf '%s\n' "$deb_desktop" >"${TMPDIR:-/tmp}/Ferry.desktop.$$"
-  desktop-file-validate "${TMPDIR:-/tmp}/Ferry.desktop.$$" || fail ".deb: the desktop file is not valid"
-  rm -f "${TMPDIR:-/tmp}/Ferry.desktop.$$"
+  validate_dir="$(mktemp -d)"
+  printf '%s\n' "$deb_desktop" >"$validate_dir/Ferry.desktop"
+  desktop-file-validate "$validate_dir/Ferry.desktop" || fail ".deb: the desktop file is not valid"
+  rm -rf "$validate_dir"
 fi
 log ".deb: program, desktop file, ${#icons[@]} icons; Depends: $deb_depends"
 
@@ -99,10 +100,15 @@ for path in "$program" "$desktop" "${icons[@]}"; do
   grep -qx "$path" <<<"$rpm_files" || fail ".rpm: $path is missing"
 done
 rpm_requires="$(rpm -qpR "$rpm" 2>/dev/null | tr '\n' ' ')"
-for library in webkit2gtk4.1 gtk3; do
+for library in libwebkit2gtk-4.1.so.0 libgtk-3.so.0; do
   grep -q "$library" <<<"$rpm_requires" || fail ".rpm: Requires lacks $library (it has: $rpm_requires)"
 done
-rpm_desktop="$(rpm2cpio "$rpm" | (cd "$(mktemp -d)" && cpio -idm --quiet "./$desktop" && cat "$desktop"))"
+rpm_root="$(mktemp -d)"
+# Debian's rpm2cpio exits 1 even when it wrote the whole payload: cpio's result decides.
+rpm2cpio "$rpm" >"$rpm_root/payload.cpio" || true
+(cd "$rpm_root" && cpio -idm --quiet "*$desktop" <payload.cpio) || fail ".rpm: could not unpack $desktop"
+rpm_desktop="$(cat "$rpm_root/$desktop")"
+rm -rf "$rpm_root"
 check_desktop_file "$rpm_desktop" .rpm
 log ".rpm: program, desktop file, ${#icons[@]} icons; Requires: $rpm_requires"
 
