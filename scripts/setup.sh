@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 SYSTEM_PACKAGES=(
   build-essential pkg-config curl file
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libssl-dev libxdo-dev
-  xvfb xauth webkit2gtk-driver dbus-x11
+  xvfb xauth webkit2gtk-driver dbus dbus-x11
   rpm cpio desktop-file-utils x11-utils
 )
 

@@ -36,4 +36,5 @@ bash scripts/check-bundles.sh
 step "End to end (tauri-driver, WebKitWebDriver, Xvfb)"
 target_dir="$(cargo metadata --format-version 1 --no-deps | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')"
 export FERRY_APP="$target_dir/release/ferry-desktop"
-xvfb-run --auto-servernum --server-args="-screen 0 1280x800x24" npm run --silent e2e
+# A session bus of its own: a second launch hands its files to the running app over it.
+xvfb-run --auto-servernum --server-args="-screen 0 1280x800x24" dbus-run-session -- npm run --silent e2e

@@ -60,6 +60,8 @@ export const config: WebdriverIO.Config = {
     for (const name of ['data', 'destination', 'fixtures']) mkdirSync(path.join(run, name));
     // Inherited by tauri-driver, WebKitWebDriver, the app and the spec workers.
     process.env.FERRY_E2E_RUN = run;
+    // The program under test, for specs that launch it a second time.
+    process.env.FERRY_E2E_APPLICATION = application;
     process.env.FERRY_DATA_DIR = path.join(run, 'data');
     process.env.FERRY_DESTINATION_DIR = path.join(run, 'destination');
     // Not created here: the app must create its log folder itself.

@@ -15,6 +15,18 @@ use tauri::{DragDropEvent, Manager, RunEvent, WindowEvent};
 /// Builds and runs the application until the user quits.
 pub fn run() {
     let app = tauri::Builder::default()
+        // First, so a second launch hands over its files and exits before anything else
+        // starts (on Linux through the session bus; without one, each launch runs alone).
+        .plugin(tauri_plugin_single_instance::init(|app, argv, cwd| {
+            launch::show_main_window(app);
+            let paths = launch::opened_paths(argv.into_iter().skip(1).map(Into::into));
+            let paths = launch::resolved_against(paths, std::path::Path::new(&cwd));
+            if let Some(state) = app.try_state::<AppState>() {
+                enqueue_opened(&state.engine, paths);
+            } else {
+                tracing::warn!("files opened before Ferry finished starting were dropped");
+            }
+        }))
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_notification::init())
         .setup(|app| {
