@@ -2,7 +2,7 @@
 // WebKitWebDriver. Each run gets fresh data and destination folders so runs never
 // see each other's jobs.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdtempSync, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -89,5 +89,9 @@ export const config: WebdriverIO.Config = {
 
   onComplete: () => {
     tauriDriver?.kill();
+    // Each run's data, uploads and fixtures go with it (screenshots stay in the artifacts
+    // folder); FERRY_E2E_KEEP=1 keeps them for a look after a failure.
+    const run = process.env.FERRY_E2E_RUN;
+    if (run && !process.env.FERRY_E2E_KEEP) rmSync(run, { recursive: true, force: true });
   },
 };

@@ -46,8 +46,13 @@ export const config: WebdriverIO.Config = {
     const prepare = base.onPrepare;
     if (typeof prepare === 'function') await prepare(...args);
   },
-  onComplete: (...args) => {
+  onComplete: async (...args) => {
     tusServer?.kill('SIGTERM');
+    const store = process.env.FERRY_E2E_TUS_STORE;
+    if (store && !process.env.FERRY_E2E_KEEP) {
+      const { rmSync } = await import('node:fs');
+      rmSync(store, { recursive: true, force: true });
+    }
     const complete = base.onComplete;
     if (typeof complete === 'function') return complete(...args);
   },
