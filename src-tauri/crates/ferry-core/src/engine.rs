@@ -685,6 +685,46 @@ impl Engine {
         self.finish_command(id, after).await
     }
 
+    /// Pauses every job that is queued or running (the tray's "Pause all") and returns
+    /// them as they ended up. Queued jobs are set aside first, so that none starts while
+    /// the running ones stop; a job that settles meanwhile is simply left as it is.
+    pub async fn pause_all(&self) -> Vec<JobView> {
+        let mut jobs: Vec<JobView> = self
+            .snapshot()
+            .jobs
+            .into_iter()
+            .filter(|job| job.status == JobStatus::Queued || job.status.is_active())
+            .collect();
+        jobs.sort_by_key(|job| job.status != JobStatus::Queued);
+        let mut paused = Vec::with_capacity(jobs.len());
+        let mut running = Vec::new();
+        for job in jobs {
+            if job.status == JobStatus::Queued {
+                paused.extend(self.pause(job.id).await.ok());
+            } else {
+                running.push(self.pause(job.id));
+            }
+        }
+        paused.extend(
+            futures_util::future::join_all(running)
+                .await
+                .into_iter()
+                .filter_map(Result::ok),
+        );
+        paused
+    }
+
+    /// Puts every paused job back in the queue (the tray's "Resume all"), oldest first.
+    pub async fn resume_all(&self) -> Vec<JobView> {
+        let mut resumed = Vec::new();
+        for job in self.snapshot().jobs {
+            if job.status == JobStatus::Paused {
+                resumed.extend(self.resume(job.id).await.ok());
+            }
+        }
+        resumed
+    }
+
     /// Stops a job for good and removes whatever reached the destination. Returns once
     /// a running job has stopped.
     pub async fn cancel(&self, id: JobId) -> Result<JobView, CoreError> {

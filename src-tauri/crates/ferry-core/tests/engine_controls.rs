@@ -1,5 +1,5 @@
-//! Steering jobs: cancel, pause, resume, retry, shutdown, and the refusals for commands
-//! that do not apply.
+//! Steering jobs: cancel, pause, resume, retry, pause all and resume all, shutdown, and
+//! the refusals for commands that do not apply.
 
 mod common;
 
@@ -196,5 +196,54 @@ async fn shutdown_returns_running_jobs_to_the_queue_and_a_restart_finishes_them(
     }
     assert_eq!(names_in(&dirs.dest), ["data.bin"]);
     assert_eq!(std::fs::read(dirs.dest.join("data.bin")).unwrap(), bytes);
+    engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_all_stops_running_and_queued_jobs_and_resume_all_finishes_them() {
+    let dirs = dirs();
+    let sources: Vec<_> = (0..3u8)
+        .map(|i| {
+            write_file(
+                &dirs.src,
+                &format!("batch-{i}.bin"),
+                &pattern(256 * 1024, 20 + u64::from(i)),
+            )
+        })
+        .collect();
+    let done_name = write_file(&dirs.src, "tiny.txt", b"already done");
+    let mut cfg = config(&dirs);
+    cfg.concurrency = 1;
+    cfg.bandwidth_limit = Some(SLOW);
+    let engine = start(cfg).await;
+    let mut rx = engine.subscribe();
+    let tiny = engine.enqueue(vec![done_name]).await.unwrap().jobs[0];
+    assert_eq!(wait_settled(&mut rx, tiny).await.status, JobStatus::Done);
+    let ids = engine.enqueue(sources).await.unwrap().jobs;
+    wait_uploading(&mut rx, ids[0]).await;
+
+    let paused = engine.pause_all().await;
+    let mut paused_ids: Vec<JobId> = paused.iter().map(|job| job.id).collect();
+    paused_ids.sort_unstable();
+    assert_eq!(paused_ids, ids, "the running job and both queued ones");
+    assert!(paused.iter().all(|job| job.status == JobStatus::Paused));
+    let totals = engine.snapshot().totals;
+    assert_eq!((totals.active, totals.queued, totals.paused), (0, 0, 3));
+    assert_eq!(
+        engine.job(tiny).unwrap().status,
+        JobStatus::Done,
+        "a finished job is left alone"
+    );
+
+    let resumed = engine.resume_all().await;
+    assert_eq!(resumed.len(), 3);
+    for id in &ids {
+        assert_eq!(wait_settled(&mut rx, *id).await.status, JobStatus::Done);
+    }
+    assert!(engine.pause_all().await.is_empty(), "nothing left to pause");
+    assert_eq!(
+        names_in(&dirs.dest),
+        ["batch-0.bin", "batch-1.bin", "batch-2.bin", "tiny.txt"]
+    );
     engine.shutdown().await;
 }
