@@ -8,6 +8,7 @@ mod logging;
 mod notifications;
 mod settings;
 mod state;
+mod tray;
 
 use state::AppState;
 use tauri::{DragDropEvent, Manager, RunEvent, WindowEvent};
@@ -49,6 +50,7 @@ pub fn run() {
                 &state.engine,
                 launch::opened_paths(std::env::args_os().skip(1)),
             );
+            tray::install(app.handle(), &state.engine, &settings.data_dir);
             app.manage(state);
             let window_config = app
                 .config()
@@ -60,11 +62,21 @@ pub fn run() {
             tauri::WebviewWindowBuilder::from_config(app.handle(), &window_config)?.build()?;
             Ok(())
         })
-        .on_window_event(|window, event| {
-            if let WindowEvent::DragDrop(DragDropEvent::Drop { paths, .. }) = event {
+        .on_window_event(|window, event| match event {
+            WindowEvent::DragDrop(DragDropEvent::Drop { paths, .. }) => {
                 let state = window.state::<AppState>();
                 enqueue_opened(&state.engine, paths.clone());
             }
+            // Uploads under way go on in the tray; otherwise closing quits.
+            WindowEvent::CloseRequested { api, .. }
+                if tray::keeps_running_on_close(window.app_handle()) =>
+            {
+                api.prevent_close();
+                if let Err(error) = window.hide() {
+                    tracing::warn!(%error, "could not hide the window");
+                }
+            }
+            _ => {}
         })
         .invoke_handler(tauri::generate_handler![
             commands::connection_info,
