@@ -102,7 +102,12 @@ fn transport_problem(target: &str, err: &reqwest::Error) -> CoreError {
             ConnectionProblem::Timeout,
             format!("{target}: no answer in time ({detail}). Check the address, a firewall, or try again later"),
         )
-    } else if lower.contains("tls") || lower.contains("handshake") || lower.contains("ssl") {
+    } else if ["tls", "ssl", "handshake", "corrupt message", "alert"]
+        .iter()
+        .any(|word| lower.contains(word))
+    {
+        // rustls's words for a peer that does not speak TLS ("received corrupt message
+        // of type InvalidContentType") or that ended the handshake with an alert.
         problem(
             ConnectionProblem::Tls,
             format!("{target}: the TLS handshake failed ({detail}). Check that the server speaks HTTPS on that port, or use http://"),
