@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the tests need and runs every test: Rust (engine and WebSocket server),
+# Installs what the tests need and runs every test: Rust (engine and WebSocket server,
+# the OS keyring through a real Secret Service),
 # formatting and lints, the UI's type checks, linter and unit tests, a build of the app
 # and its .deb bundle, and the end-to-end specs driving the built app through
 # tauri-driver and WebKitWebDriver under Xvfb.
@@ -16,6 +17,8 @@ step "Rust: clippy (engine, server and command-line crates)"
 cargo clippy -p ferry-core -p ferry-ws -p ferry-cli --all-targets -- -D warnings
 step "Rust: tests"
 cargo test --workspace --exclude ferry-desktop
+step "Rust: keyring tests (a real Secret Service in a private D-Bus session)"
+bash scripts/test-keyring.sh
 
 step "UI: type check"
 npm run --silent ui:check
