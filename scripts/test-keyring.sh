@@ -16,6 +16,7 @@ done
 
 # Build the test binaries first, with the real home, so cargo's caches are used.
 cargo test -p ferry-core --test keyring_secret_service --no-run
+cargo test -p ferry-cli --test cli_destinations --no-run
 
 keyring_home="$(mktemp -d)"
 trap 'rm -rf "$keyring_home"' EXIT
@@ -48,4 +49,5 @@ dbus-run-session -- bash -c '
   secret-tool clear service ferry-keyring-probe username probe
   echo "test-keyring: Secret Service ready on $DBUS_SESSION_BUS_ADDRESS"
   cargo test -p ferry-core --test keyring_secret_service -- --ignored
+  cargo test -p ferry-cli --test cli_destinations -- --ignored
 '

@@ -17,8 +17,7 @@ use std::sync::{Arc, Mutex};
 
 use common::{pattern, wait_settled, write_file};
 use ferry_core::destinations::{
-    add_destination, remove_destination, AuthKind, DestinationRegistry, DestinationSettings,
-    Target,
+    add_destination, remove_destination, AuthKind, DestinationRegistry, DestinationSettings, Target,
 };
 use ferry_core::secrets::{KeyringSecrets, Secret, SecretStore, APP_IDENTIFIER};
 use ferry_core::{EngineConfig, JobStatus};
@@ -60,8 +59,14 @@ async fn a_secret_round_trips_through_the_real_secret_service() {
 
     let updated = random_id("upd4ted");
     other.set(&account, &Secret::new(&updated)).await.unwrap();
-    assert_eq!(store.get(&account).await.unwrap().unwrap().expose(), updated);
-    assert_eq!(secret_tool_lookup(&account).as_deref(), Some(updated.as_str()));
+    assert_eq!(
+        store.get(&account).await.unwrap().unwrap().expose(),
+        updated
+    );
+    assert_eq!(
+        secret_tool_lookup(&account).as_deref(),
+        Some(updated.as_str())
+    );
 
     store.delete(&account).await.unwrap();
     assert!(other.get(&account).await.unwrap().is_none());
@@ -153,7 +158,10 @@ async fn an_upload_authenticates_with_the_token_from_the_keyring_and_leaves_it_n
     )
     .await
     .unwrap();
-    assert_eq!(secret_tool_lookup(&stored.id).as_deref(), Some(token.as_str()));
+    assert_eq!(
+        secret_tool_lookup(&stored.id).as_deref(),
+        Some(token.as_str())
+    );
 
     // What the app and the CLI do: read the registry, build the destination.
     let entry = DestinationRegistry::open(&config_dir)
