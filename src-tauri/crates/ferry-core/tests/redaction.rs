@@ -54,7 +54,7 @@ async fn refused_credentials_leave_no_trace_in_errors_logs_or_debug() {
     secrets.insert("t", Secret::new(TOKEN));
     secrets.insert("p", Secret::new(PASSWORD));
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("ann:{PASSWORD}"));
-    let mut seen = String::new();
+    let mut seen = Vec::new();
 
     for auth in [
         Auth::Bearer { token: "t".into() },
@@ -69,7 +69,7 @@ async fn refused_credentials_leave_no_trace_in_errors_logs_or_debug() {
                 c.auth = auth.clone();
             });
         let test = destination.test_connection().await.unwrap_err();
-        seen.push_str(&format!("{test} {test:?} {destination:?}\n"));
+        seen.push(format!("{test} {test:?} {destination:?}"));
         let engine = start(EngineConfig::new(dirs.data.clone(), destination)).await;
         let mut rx = engine.subscribe();
         let report = engine
@@ -80,10 +80,11 @@ async fn refused_credentials_leave_no_trace_in_errors_logs_or_debug() {
         assert_eq!(job.status, JobStatus::Failed);
         let error = job.error.clone().unwrap();
         assert!(error.contains("authentication failed (401)"), "{error}");
-        seen.push_str(&format!("{error} {job:?} {:?}\n", engine.snapshot()));
+        seen.push(format!("{error} {job:?} {:?}", engine.snapshot()));
         engine.shutdown().await;
     }
-    seen.push_str(&format!("{secrets:?}"));
+    seen.push(format!("{secrets:?}"));
+    let seen = seen.join("\n");
     let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
     assert!(
         logs.contains("authentication failed"),
