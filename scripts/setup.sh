@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything Ferry needs to build, run and test on Debian 12 / Ubuntu 22.04+:
 # the WebKitGTK stack Tauri builds against, Xvfb and WebKitWebDriver for the end-to-end
+# tests, libdbus and a Secret Service (gnome-keyring, secret-tool) for the keyring and its
 # tests, Node modules (npm ci), and tauri-driver (cargo install, major version 2).
 # Safe to run again: each step is skipped when its result is already there.
 set -euo pipefail
@@ -11,6 +12,7 @@ SYSTEM_PACKAGES=(
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libssl-dev libxdo-dev
   xvfb xauth webkit2gtk-driver dbus dbus-x11
   rpm cpio desktop-file-utils x11-utils
+  libdbus-1-dev gnome-keyring libsecret-tools
 )
 
 as_root() {

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the tests need and runs every test: Rust (engine and WebSocket server),
+# Installs what the tests need and runs every test: Rust (engine and WebSocket server,
+# the OS keyring through a real Secret Service),
 # formatting and lints, the UI's type checks, linter and unit tests, a build of the app
 # and its .deb and .rpm bundles (inspected, and the .deb installed, run and removed), and
 # the end-to-end specs driving the built app through tauri-driver and WebKitWebDriver
@@ -17,6 +18,8 @@ step "Rust: clippy (engine, server and command-line crates)"
 cargo clippy -p ferry-core -p ferry-ws -p ferry-cli --all-targets -- -D warnings
 step "Rust: tests"
 cargo test --workspace --exclude ferry-desktop
+step "Rust: keyring tests (a real Secret Service in a private D-Bus session)"
+bash scripts/test-keyring.sh
 
 step "UI: type check"
 npm run --silent ui:check
@@ -27,8 +30,10 @@ npm run --silent ui:test
 
 step "App: build, .deb and .rpm bundles"
 npx tauri build --bundles deb,rpm
-step "App: clippy (desktop shell)"
+step "App: clippy and unit tests (desktop shell)"
 cargo clippy -p ferry-desktop --release --features custom-protocol -- -D warnings
+# The release profile and features of the build above, so its compiled crates are reused.
+cargo test -p ferry-desktop --release --features custom-protocol --lib
 
 step "Bundles: contents; the .deb installed, started under Xvfb, removed"
 bash scripts/check-bundles.sh

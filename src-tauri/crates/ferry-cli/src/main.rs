@@ -5,10 +5,14 @@
 //! one JSON line per update with `--json`), and exits with a code that says whether
 //! everything arrived. Unfinished uploads resume when the same command runs again.
 //!
+//! `ferry destination add|list|remove|test|default` manages the destinations the app
+//! shows (secrets in the OS keyring), and `--to NAME` uploads to one of them.
+//!
 //! `ferry serve` runs the same engine with the progress server and no window;
 //! `ferry status [--follow]` watches any running Ferry through its connection file.
 
 mod destination;
+mod manage;
 mod serve;
 mod signal;
 mod size;
@@ -33,6 +37,8 @@ enum Command {
     Upload(upload::UploadArgs),
     /// Run the engine and the progress server without a window until stopped.
     Serve(serve::ServeArgs),
+    /// Add, list, remove and test stored destinations (secrets in the system keyring).
+    Destination(manage::DestinationCommand),
     /// Show the queue of a running Ferry (the app or `ferry serve`); `--follow` watches.
     Status(status::StatusArgs),
 }
@@ -55,6 +61,7 @@ fn main() -> ExitCode {
             Command::Upload(args) => upload::run(args).await,
             Command::Serve(args) => serve::run(args).await,
             Command::Status(args) => status::run(args).await,
+            Command::Destination(args) => manage::run(args).await,
         }
     });
     ExitCode::from(code)

@@ -22,9 +22,9 @@ pub(crate) struct ServeArgs {
     /// Upload rate cap for all files together, per second (`500K`, `2MiB`).
     #[arg(long, value_parser = parse_size)]
     limit_rate: Option<u64>,
-    /// How many files upload at once.
-    #[arg(long, default_value_t = 3)]
-    concurrency: usize,
+    /// How many files upload at once (3, or the stored destination's).
+    #[arg(long)]
+    concurrency: Option<usize>,
     /// Where the queue and resume points are kept (by default a folder per destination
     /// in the user's data folder).
     #[arg(long, env = "FERRY_SERVE_DATA_DIR")]
@@ -42,15 +42,15 @@ pub(crate) async fn run(args: ServeArgs) -> u8 {
         .data_dir
         .clone()
         .unwrap_or_else(|| args.destination.default_data_dir("serve"));
-    let destination = match args.destination.build(&data_dir) {
-        Ok(destination) => destination,
+    let (destination, stored_concurrency) = match args.destination.build(&data_dir) {
+        Ok(built) => built,
         Err(message) => {
             eprintln!("ferry: {message}");
             return EXIT_ERROR;
         }
     };
     let mut engine = EngineConfig::new(data_dir.clone(), destination);
-    engine.concurrency = args.concurrency.max(1);
+    engine.concurrency = args.concurrency.or(stored_concurrency).unwrap_or(3).max(1);
     engine.bandwidth_limit = args.limit_rate;
     engine.progress_interval = Duration::from_millis(50);
     let connection_file = args

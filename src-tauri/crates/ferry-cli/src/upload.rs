@@ -39,9 +39,9 @@ pub(crate) struct UploadArgs {
     /// One JSON object per line on stdout for every update, instead of progress bars.
     #[arg(long)]
     json: bool,
-    /// How many files upload at once.
-    #[arg(long, default_value_t = 3)]
-    concurrency: usize,
+    /// How many files upload at once (3, or the stored destination's).
+    #[arg(long)]
+    concurrency: Option<usize>,
     /// Where the queue and resume points are kept (by default a folder per destination
     /// in the user's data folder, so running the same command again resumes).
     #[arg(long, env = "FERRY_CLI_DATA_DIR")]
@@ -66,9 +66,9 @@ async fn start(args: &UploadArgs) -> Result<(Engine, BTreeSet<JobId>), String> {
         .data_dir
         .clone()
         .unwrap_or_else(|| args.destination.default_data_dir("cli"));
-    let destination = args.destination.build(&data_dir)?;
+    let (destination, stored_concurrency) = args.destination.build(&data_dir)?;
     let mut config = EngineConfig::new(data_dir, destination);
-    config.concurrency = args.concurrency.max(1);
+    config.concurrency = args.concurrency.or(stored_concurrency).unwrap_or(3).max(1);
     config.bandwidth_limit = args.limit_rate;
     config.progress_interval = Duration::from_millis(100);
     let engine = Engine::start(config).await.map_err(|e| e.to_string())?;

@@ -135,6 +135,63 @@ pub enum CoreError {
     #[error("internal error ({0}); retry, and report it if it happens again")]
     Internal(String),
 
+    /// The system keyring cannot be reached: no Secret Service on the session bus (or no
+    /// session bus at all), no Keychain or Credential Manager to talk to.
+    #[error(
+        "cannot {action}: the system keyring is not available ({detail}). On Linux, Ferry keeps secrets in a Secret Service (GNOME Keyring, KWallet) in your desktop session: start or install one, then try again. Destinations without credentials keep working; Ferry never stores a secret anywhere else"
+    )]
+    KeyringUnavailable {
+        /// What Ferry was doing, naming the destination.
+        action: String,
+        /// What the keyring said (never a secret).
+        detail: String,
+    },
+
+    /// The keyring is there but locked, or the user refused to unlock it.
+    #[error(
+        "cannot {action}: the system keyring is locked or access was refused ({detail}). Unlock it (log in to your desktop session, or open your keyring manager) and allow Ferry when asked, then try again"
+    )]
+    KeyringLocked {
+        /// What Ferry was doing, naming the destination.
+        action: String,
+        /// What the keyring said (never a secret).
+        detail: String,
+    },
+
+    /// The keyring answered, but not with something usable (an entry it refuses, several
+    /// entries for one destination, a value that is not text).
+    #[error("cannot {action}: {detail}")]
+    Keyring {
+        /// What Ferry was doing, naming the destination.
+        action: String,
+        /// What went wrong and what to do (never a secret).
+        detail: String,
+    },
+
+    /// The destination registry file cannot be read, parsed or written.
+    #[error("the destinations file {}: {detail}", path.display())]
+    Registry {
+        /// The registry file.
+        path: PathBuf,
+        /// What is wrong with it, and what to do.
+        detail: String,
+    },
+
+    /// A destination's settings are not acceptable (a duplicate name, a bad URL); the
+    /// message says which and why.
+    #[error("{0}")]
+    InvalidDestination(String),
+
+    /// A connection test found a problem; `problem` says which kind, the message says
+    /// what exactly and what to do.
+    #[error("{detail}")]
+    ConnectionTest {
+        /// What kind of failure it was.
+        problem: crate::destination::tus::ConnectionProblem,
+        /// The full message for the user.
+        detail: String,
+    },
+
     /// The work was stopped on request (pause, cancel or shutdown). Not a failure: the
     /// engine turns it into the state that was asked for.
     #[error("stopped on request")]

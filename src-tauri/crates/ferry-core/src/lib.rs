@@ -14,6 +14,8 @@
 //! - `store`: the `SQLite` job database;
 //! - `walk`: turning dropped paths into files;
 //! - [`destination`]: where files go: a local folder, or a tus server;
+//! - [`destinations`]: the destinations a user has set up, kept in the configuration
+//!   folder (their secrets in the OS keyring);
 //! - [`resume`]: where resumable uploads stand, kept across restarts;
 //! - [`secrets`]: credentials that never print themselves;
 //! - [`throttle`]: bandwidth caps shared by uploads;
@@ -21,6 +23,7 @@
 
 pub mod batch;
 pub mod destination;
+pub mod destinations;
 mod engine;
 mod error;
 pub mod model;
@@ -33,7 +36,7 @@ pub mod throttle;
 mod walk;
 
 pub use batch::{BatchSummary, BatchWatcher};
-pub use destination::tus::{TusConfig, TusDestination};
+pub use destination::tus::{ConnectionProblem, ConnectionReport, TusConfig, TusDestination};
 pub use destination::{
     Destination, DestinationPolicy, ExpectedContent, LocalFolderDestination, PendingHash,
     ProgressSink, UploadBody, UploadRequest,

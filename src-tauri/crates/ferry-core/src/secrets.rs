@@ -3,8 +3,12 @@
 //! A [`Secret`] redacts itself in `Debug` and `Display`, so a secret that ends up in a
 //! tracing field or an error prints as `[redacted]`. Destinations do not hold secrets
 //! in their configuration: they name them, and read them through a [`SecretStore`]
-//! when a request needs them (the OS keyring in the app, memory in tests and in the
-//! one-off `ferry upload`).
+//! when a request needs them (the OS keyring through [`KeyringSecrets`] in the app and
+//! for stored destinations, memory in tests and in the one-off `ferry upload`).
+
+mod keyring;
+
+pub use self::keyring::{KeyringSecrets, APP_IDENTIFIER};
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -44,6 +48,12 @@ impl std::fmt::Display for Secret {
 pub trait SecretStore: Send + Sync + std::fmt::Debug {
     /// The secret called `name`, or `None` when there is none.
     async fn get(&self, name: &str) -> Result<Option<Secret>, CoreError>;
+
+    /// Stores `secret` as `name`, replacing any earlier one.
+    async fn set(&self, name: &str, secret: &Secret) -> Result<(), CoreError>;
+
+    /// Deletes the secret called `name`; deleting one that is not there is no error.
+    async fn delete(&self, name: &str) -> Result<(), CoreError>;
 }
 
 /// Secrets held in memory: for tests, and for credentials given on a command line for
@@ -77,6 +87,19 @@ impl SecretStore for MemorySecrets {
             .unwrap_or_else(PoisonError::into_inner)
             .get(name)
             .cloned())
+    }
+
+    async fn set(&self, name: &str, secret: &Secret) -> Result<(), CoreError> {
+        self.insert(name, secret.clone());
+        Ok(())
+    }
+
+    async fn delete(&self, name: &str) -> Result<(), CoreError> {
+        self.secrets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(name);
+        Ok(())
     }
 }
 

@@ -99,7 +99,7 @@ pub(crate) fn transport_failure(what: &str, err: &reqwest::Error) -> Failure {
 /// What a certificate error in a transport error's text (rustls's words, as reqwest
 /// passes them on) means and what to do about it; `None` when it is no certificate error.
 /// A name or date problem gets its own advice: adding a CA certificate would not fix it.
-fn certificate_problem(detail: &str) -> Option<String> {
+pub(crate) fn certificate_problem(detail: &str) -> Option<String> {
     let lower = detail.to_ascii_lowercase();
     if !(lower.contains("certificate")
         || lower.contains("invalidcertificate")

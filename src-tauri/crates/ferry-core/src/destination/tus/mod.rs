@@ -10,6 +10,7 @@
 //! one loop: retry with backoff, ask the server where it stands, shrink the chunk,
 //! resend it, start a new upload, or fail with the server's words.
 
+mod check;
 mod checksum;
 mod http;
 mod retry;
@@ -27,6 +28,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
+pub use check::{ConnectionProblem, ConnectionReport};
 pub use checksum::ChecksumAlgorithm;
 pub use retry::RetryPolicy;
 

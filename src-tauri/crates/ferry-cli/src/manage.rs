@@ -1,0 +1,448 @@
+//! `ferry destination add|list|remove|test|default`: the destinations the desktop app
+//! shows, in the same configuration folder, with their secrets in the OS keyring.
+//!
+//! A secret is read from standard input (a prompt that does not echo on a terminal, or
+//! no prompt with `--secret-stdin`), never from an argument: arguments end up in the
+//! shell's history and in `ps` for every user of the machine to see.
+
+use std::io::{BufRead as _, IsTerminal as _, Read as _, Write as _};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Args, Subcommand, ValueEnum};
+use ferry_core::destinations::{
+    add_destination, remove_destination, AuthKind, DestinationRegistry, DestinationSettings,
+    StoredDestination, Target,
+};
+use ferry_core::resume::MemoryLedger;
+use ferry_core::secrets::{KeyringSecrets, MemorySecrets, Secret, SecretStore};
+use ferry_core::CoreError;
+
+use crate::size::parse_size;
+use crate::upload::{print_json, EXIT_ERROR, EXIT_FAILED, EXIT_OK};
+
+/// Arguments of `ferry destination`.
+#[derive(Debug, Args)]
+pub(crate) struct DestinationCommand {
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(Debug, Subcommand)]
+enum Action {
+    /// Add a destination; its secret (if any) goes to the system keyring.
+    Add(AddArgs),
+    /// List the destinations (never their secrets).
+    List {
+        /// One JSON array on stdout instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a destination and its secret in the keyring.
+    Remove {
+        /// The destination's name.
+        name: String,
+    },
+    /// Check that a destination answers and accepts its credentials (exit 1 if not).
+    Test {
+        /// The destination's name.
+        name: String,
+    },
+    /// Make a destination the default one.
+    Default {
+        /// The destination's name.
+        name: String,
+    },
+}
+
+/// How a destination authenticates, as given on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum AuthChoice {
+    /// No credentials.
+    None,
+    /// `Authorization: Bearer TOKEN`; the token is read as the secret.
+    Bearer,
+    /// `Authorization: Basic`; needs `--user`, the password is read as the secret.
+    Basic,
+    /// A header of the server's choosing; needs `--header-name`, its value is the secret.
+    Header,
+}
+
+/// Arguments of `ferry destination add`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("kind").required(true).args(["tus", "folder"])))]
+struct AddArgs {
+    /// Its name (unique, no slash), as given to `ferry upload --to NAME`.
+    name: String,
+    /// A tus server: its creation endpoint (`https://host/files/`).
+    #[arg(long, value_name = "URL")]
+    tus: Option<String>,
+    /// A local folder.
+    #[arg(long, value_name = "DIR")]
+    folder: Option<PathBuf>,
+    /// How it authenticates.
+    #[arg(long, value_enum, default_value = "none")]
+    auth: AuthChoice,
+    /// The user name, with `--auth basic`.
+    #[arg(long)]
+    user: Option<String>,
+    /// The header's name, with `--auth header` (`X-Api-Key`).
+    #[arg(long)]
+    header_name: Option<String>,
+    /// Read the secret from standard input without a prompt (for scripts:
+    /// `pass show tus | ferry destination add ... --secret-stdin`).
+    #[arg(long)]
+    secret_stdin: bool,
+    /// Bytes per request (`8MiB` by default).
+    #[arg(long, value_parser = parse_size)]
+    chunk_size: Option<u64>,
+    /// Files uploading at once.
+    #[arg(long)]
+    concurrency: Option<usize>,
+    /// Upload rate cap of this destination, per second (`2MiB`).
+    #[arg(long, value_parser = parse_size)]
+    limit_rate: Option<u64>,
+    /// Make it the default destination.
+    #[arg(long)]
+    default: bool,
+}
+
+/// Runs the command; returns the exit code.
+pub(crate) async fn run(command: DestinationCommand) -> u8 {
+    match execute(command.action).await {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("ferry: {message}");
+            EXIT_ERROR
+        }
+    }
+}
+
+async fn execute(action: Action) -> Result<u8, String> {
+    let mut registry = DestinationRegistry::open_default().map_err(|e| e.to_string())?;
+    match action {
+        Action::Add(args) => add(&mut registry, args).await,
+        Action::List { json } => {
+            list(&registry, json);
+            Ok(EXIT_OK)
+        }
+        Action::Remove { name } => {
+            let entry = find(&registry, &name)?;
+            let secrets = store_for(&entry)?;
+            remove_destination(&mut registry, &entry.id, secrets.as_ref())
+                .await
+                .map_err(|e| e.to_string())?;
+            let secret = if entry.settings.auth.needs_secret() {
+                " and its secret in the system keyring"
+            } else {
+                ""
+            };
+            eprintln!("Removed the destination `{}`{secret}.", entry.settings.name);
+            Ok(EXIT_OK)
+        }
+        Action::Test { name } => test(&registry, &name).await,
+        Action::Default { name } => {
+            let entry = find(&registry, &name)?;
+            registry
+                .set_default(Some(&entry.id))
+                .map_err(|e| e.to_string())?;
+            eprintln!("`{}` is now the default destination.", entry.settings.name);
+            Ok(EXIT_OK)
+        }
+    }
+}
+
+/// The stored destination called `name`, or an error listing the names there are.
+pub(crate) fn find(
+    registry: &DestinationRegistry,
+    name: &str,
+) -> Result<StoredDestination, String> {
+    registry.find(name).cloned().ok_or_else(|| {
+        let names: Vec<&str> = registry
+            .list()
+            .iter()
+            .map(|d| d.settings.name.as_str())
+            .collect();
+        if names.is_empty() {
+            format!(
+                "there is no destination called `{name}` (none is set up in {}); add one with `ferry destination add`",
+                registry.path().display()
+            )
+        } else {
+            format!(
+                "there is no destination called `{name}`; the destinations are: {}",
+                names.join(", ")
+            )
+        }
+    })
+}
+
+/// The keyring for a destination with a secret; an empty store for one without, so
+/// that it works where no keyring is available.
+pub(crate) fn store_for(entry: &StoredDestination) -> Result<Arc<dyn SecretStore>, String> {
+    if entry.settings.auth.needs_secret() {
+        Ok(Arc::new(KeyringSecrets::new().map_err(|e| e.to_string())?))
+    } else {
+        Ok(Arc::new(MemorySecrets::new()))
+    }
+}
+
+async fn add(registry: &mut DestinationRegistry, args: AddArgs) -> Result<u8, String> {
+    let target = match (&args.tus, &args.folder) {
+        (Some(url), None) => Target::Tus { url: url.clone() },
+        (None, Some(folder)) => Target::LocalFolder {
+            path: std::path::absolute(folder)
+                .map_err(|e| format!("cannot use the folder {}: {e}", folder.display()))?,
+        },
+        _ => return Err("give either --tus URL or --folder DIR".into()),
+    };
+    let auth = match args.auth {
+        AuthChoice::None => AuthKind::None,
+        AuthChoice::Bearer => AuthKind::Bearer,
+        AuthChoice::Basic => AuthKind::Basic {
+            user: args.user.clone().ok_or("--auth basic needs --user NAME")?,
+        },
+        AuthChoice::Header => AuthKind::Header {
+            name: args
+                .header_name
+                .clone()
+                .ok_or("--auth header needs --header-name NAME")?,
+        },
+    };
+    if args.auth != AuthChoice::Basic && args.user.is_some() {
+        return Err("--user goes with --auth basic".into());
+    }
+    if args.auth != AuthChoice::Header && args.header_name.is_some() {
+        return Err("--header-name goes with --auth header".into());
+    }
+    let settings = DestinationSettings {
+        name: args.name.clone(),
+        target,
+        auth,
+        chunk_size: args.chunk_size,
+        concurrency: args.concurrency,
+        bandwidth_limit: args.limit_rate,
+    };
+    // Everything that can be checked without the secret is checked before asking for it.
+    settings.validate()?;
+    let (secret, secrets): (Option<Secret>, Arc<dyn SecretStore>) = if settings.auth.needs_secret()
+    {
+        let store = KeyringSecrets::new().map_err(|e| e.to_string())?;
+        let what = match args.auth {
+            AuthChoice::Basic => "Password",
+            AuthChoice::Header => "Header value",
+            _ => "Token",
+        };
+        (Some(read_secret(what, args.secret_stdin)?), Arc::new(store))
+    } else {
+        if args.secret_stdin {
+            return Err("--secret-stdin goes with --auth bearer, basic or header".into());
+        }
+        (None, Arc::new(MemorySecrets::new()))
+    };
+    let stored = add_destination(registry, settings, secret, secrets.as_ref())
+        .await
+        .map_err(|e| e.to_string())?;
+    if args.default {
+        registry
+            .set_default(Some(&stored.id))
+            .map_err(|e| e.to_string())?;
+    }
+    let default = registry
+        .default_destination()
+        .is_some_and(|d| d.id == stored.id);
+    eprintln!(
+        "Added the destination `{}`{}{}.",
+        stored.settings.name,
+        if stored.settings.auth.needs_secret() {
+            ", its secret in the system keyring"
+        } else {
+            ""
+        },
+        if default { " (the default)" } else { "" }
+    );
+    Ok(EXIT_OK)
+}
+
+/// Reads a secret from standard input: all of it with `--secret-stdin` (one trailing
+/// line break removed), otherwise one line, after a prompt that does not echo when
+/// standard input is a terminal.
+fn read_secret(what: &str, no_prompt: bool) -> Result<Secret, String> {
+    let stdin = std::io::stdin();
+    let mut text = String::new();
+    if no_prompt {
+        stdin
+            .lock()
+            .read_to_string(&mut text)
+            .map_err(|e| format!("cannot read the secret from standard input: {e}"))?;
+    } else if stdin.is_terminal() {
+        eprint!("{what} (not shown): ");
+        let _ = std::io::stderr().flush();
+        let echo = EchoOff::new();
+        let read = stdin.lock().read_line(&mut text);
+        drop(echo);
+        eprintln!();
+        read.map_err(|e| format!("cannot read the secret: {e}"))?;
+    } else {
+        stdin
+            .lock()
+            .read_line(&mut text)
+            .map_err(|e| format!("cannot read the secret from standard input: {e}"))?;
+    }
+    let trimmed = text
+        .strip_suffix('\n')
+        .map_or(text.as_str(), |t| t.strip_suffix('\r').unwrap_or(t));
+    if trimmed.is_empty() {
+        return Err(format!(
+            "no secret was given on standard input; {} is needed",
+            what.to_lowercase()
+        ));
+    }
+    Ok(Secret::new(trimmed))
+}
+
+/// Turns the terminal's echo off while it lives.
+struct EchoOff {
+    #[cfg(unix)]
+    saved: Option<rustix::termios::Termios>,
+}
+
+impl EchoOff {
+    fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use rustix::termios::{tcgetattr, tcsetattr, LocalModes, OptionalActions};
+            let stdin = std::io::stdin();
+            let saved = tcgetattr(&stdin).ok();
+            if let Some(saved) = &saved {
+                let mut quiet = saved.clone();
+                quiet.local_modes.remove(LocalModes::ECHO);
+                let _ = tcsetattr(&stdin, OptionalActions::Now, &quiet);
+            }
+            Self { saved }
+        }
+        #[cfg(not(unix))]
+        Self {}
+    }
+}
+
+impl Drop for EchoOff {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        if let Some(saved) = &self.saved {
+            let _ = rustix::termios::tcsetattr(
+                std::io::stdin(),
+                rustix::termios::OptionalActions::Now,
+                saved,
+            );
+        }
+    }
+}
+
+fn list(registry: &DestinationRegistry, json: bool) {
+    let default = registry.default_destination().map(|d| d.id.clone());
+    if json {
+        let entries: Vec<serde_json::Value> = registry
+            .list()
+            .iter()
+            .map(|d| {
+                let mut value = serde_json::to_value(d).unwrap_or_default();
+                value["default"] = serde_json::Value::Bool(Some(&d.id) == default.as_ref());
+                value
+            })
+            .collect();
+        print_json(&entries);
+        return;
+    }
+    if registry.list().is_empty() {
+        println!(
+            "No destinations yet ({}); add one with `ferry destination add`.",
+            registry.path().display()
+        );
+        return;
+    }
+    for d in registry.list() {
+        let mark = if Some(&d.id) == default.as_ref() {
+            "*"
+        } else {
+            " "
+        };
+        let (kind, place) = match &d.settings.target {
+            Target::Tus { url } => ("tus", url.clone()),
+            Target::LocalFolder { path } => ("folder", path.display().to_string()),
+        };
+        let mut extra = Vec::new();
+        if let Some(size) = d.settings.chunk_size {
+            extra.push(format!("chunk {size} B"));
+        }
+        if let Some(n) = d.settings.concurrency {
+            extra.push(format!("{n} at once"));
+        }
+        if let Some(rate) = d.settings.bandwidth_limit {
+            extra.push(format!("limit {rate} B/s"));
+        }
+        let extra = if extra.is_empty() {
+            String::new()
+        } else {
+            format!("  ({})", extra.join(", "))
+        };
+        println!(
+            "{mark} {}  {kind}  {place}  auth: {}{extra}",
+            d.settings.name,
+            d.settings.auth.label()
+        );
+    }
+}
+
+async fn test(registry: &DestinationRegistry, name: &str) -> Result<u8, String> {
+    let entry = find(registry, name)?;
+    match &entry.settings.target {
+        Target::LocalFolder { path } => {
+            let check = std::fs::create_dir_all(path).and_then(|()| {
+                let probe = path.join(format!(".ferry-test-{}", std::process::id()));
+                std::fs::write(&probe, b"")?;
+                std::fs::remove_file(&probe)
+            });
+            match check {
+                Ok(()) => {
+                    println!(
+                        "ok: `{}` can write to {}",
+                        entry.settings.name,
+                        path.display()
+                    );
+                    Ok(EXIT_OK)
+                }
+                Err(e) => {
+                    println!(
+                        "failed: `{}` cannot write to {}: {e}",
+                        entry.settings.name,
+                        path.display()
+                    );
+                    Ok(EXIT_FAILED)
+                }
+            }
+        }
+        Target::Tus { url } => {
+            let secrets = store_for(&entry)?;
+            // A test uploads nothing, so there are no resume points to keep.
+            let destination = entry
+                .build_tus(Arc::new(MemoryLedger::default()), secrets)
+                .map_err(|e| e.to_string())?;
+            let outcome = destination.test_connection().await;
+            match outcome {
+                Ok(report) => {
+                    println!("ok: {url} answers: {report}");
+                    Ok(EXIT_OK)
+                }
+                Err(CoreError::ConnectionTest { problem, detail }) => {
+                    println!("failed ({problem:?}): {detail}");
+                    Ok(EXIT_FAILED)
+                }
+                Err(other) => {
+                    println!("failed: {other}");
+                    Ok(EXIT_FAILED)
+                }
+            }
+        }
+    }
+}
