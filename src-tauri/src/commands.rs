@@ -5,9 +5,11 @@
 
 use crate::state::AppState;
 use ferry_core::{EnqueueReport, Snapshot};
-use ferry_ws::ConnectionInfo;
+use ferry_ws::{AppInfo, ConnectionInfo};
 use std::path::PathBuf;
-use tauri::State;
+use tauri::{AppHandle, State};
+use tauri_plugin_autostart::ManagerExt as _;
+use tauri_plugin_opener::OpenerExt as _;
 
 /// Where the progress socket is and the token it wants.
 #[tauri::command]
@@ -38,4 +40,47 @@ pub(crate) fn snapshot(state: State<'_, AppState>) -> Snapshot {
 #[tauri::command]
 pub(crate) fn destination_dir(state: State<'_, AppState>) -> String {
     state.destination_label.clone()
+}
+
+/// The version, licence and folders the About view shows, and the start-at-login setting.
+#[tauri::command]
+pub(crate) fn app_info(app: AppHandle, state: State<'_, AppState>) -> AppInfo {
+    AppInfo {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        licence: env!("CARGO_PKG_LICENSE").to_owned(),
+        data_dir: state.data_dir.display().to_string(),
+        log_dir: state.log_dir.display().to_string(),
+        destination: state.destination_label.clone(),
+        start_at_login: app.autolaunch().is_enabled().unwrap_or(false),
+    }
+}
+
+/// Turns starting at login on or off; returns the setting as it is afterwards.
+#[tauri::command]
+pub(crate) fn set_start_at_login(app: AppHandle, enabled: bool) -> Result<bool, String> {
+    let autolaunch = app.autolaunch();
+    let changed = if enabled {
+        autolaunch.enable()
+    } else {
+        autolaunch.disable()
+    };
+    changed.map_err(|error| {
+        format!(
+            "could not turn starting at login {}: {error}",
+            if enabled { "on" } else { "off" }
+        )
+    })?;
+    tracing::info!(enabled, "start at login changed");
+    autolaunch
+        .is_enabled()
+        .map_err(|error| format!("could not read the start-at-login setting: {error}"))
+}
+
+/// Opens the log folder in the file manager ("Open logs").
+#[tauri::command]
+pub(crate) fn open_logs(app: AppHandle, state: State<'_, AppState>) -> Result<(), String> {
+    let folder = state.log_dir.display().to_string();
+    app.opener()
+        .open_path(&folder, None::<&str>)
+        .map_err(|error| format!("could not open {folder}: {error}"))
 }

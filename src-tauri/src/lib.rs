@@ -30,6 +30,9 @@ pub fn run() {
         }))
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_opener::init())
+        // Off until the user turns it on in the About view.
+        .plugin(tauri_plugin_autostart::Builder::new().build())
         .setup(|app| {
             let settings = settings::Settings::resolve(app.handle())?;
             let log_guard = logging::init(&settings.log_dir);
@@ -83,6 +86,9 @@ pub fn run() {
             commands::enqueue_paths,
             commands::snapshot,
             commands::destination_dir,
+            commands::app_info,
+            commands::set_start_at_login,
+            commands::open_logs,
         ])
         .build(tauri::generate_context!())
         .expect("Ferry could not start its window; see the log above");

@@ -21,6 +21,10 @@ pub(crate) struct AppState {
     pub(crate) connection: ferry_ws::ConnectionInfo,
     /// Where uploads go (a folder or a URL), shown in the UI.
     pub(crate) destination_label: String,
+    /// The job database's folder, shown in the About view.
+    pub(crate) data_dir: std::path::PathBuf,
+    /// The log files' folder, shown in the About view and opened from it.
+    pub(crate) log_dir: std::path::PathBuf,
     /// Keeps the log file writer alive.
     _log_guard: Option<WorkerGuard>,
 }
@@ -85,6 +89,8 @@ impl AppState {
             connection: server.connection_info().clone(),
             server: Mutex::new(Some(server)),
             destination_label,
+            data_dir: settings.data_dir.clone(),
+            log_dir: settings.log_dir.clone(),
             _log_guard: log_guard,
         })
     }

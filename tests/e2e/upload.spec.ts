@@ -7,7 +7,8 @@
 import { browser, $, $$, expect } from '@wdio/globals';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { emitDragEvent, enqueuePaths, saveScreenshot, waitForConnection } from '../helpers/app.js';
 
@@ -120,5 +121,40 @@ describe('launching Ferry a second time with files', () => {
     const copy = path.join(process.env.FERRY_DESTINATION_DIR!, name);
     expect(existsSync(copy)).toBe(true);
     expect(readFileSync(copy).equals(bytes)).toBe(true);
+  });
+});
+
+describe('the About view', () => {
+  const autostartEntry = path.join(os.homedir(), '.config', 'autostart', 'Ferry.desktop');
+
+  after(() => {
+    // Never leave the machine starting Ferry at login, even after a failure.
+    rmSync(autostartEntry, { force: true });
+  });
+
+  it('shows the version and folders, and turns start at login on and off', async () => {
+    const version = JSON.parse(readFileSync(path.resolve('tauri.conf.json'), 'utf8')).version as string;
+    await $('[data-testid="about-button"]').click();
+    const dialog = $('[data-testid="about-dialog"]');
+    await dialog.waitForDisplayed();
+    await expect($('[data-testid="about-version"]')).toHaveText(expect.stringContaining(`Version ${version}`));
+    await expect($('[data-testid="about-log-dir"]')).toHaveText(process.env.FERRY_LOG_DIR!);
+    await expect($('[data-testid="about-data-dir"]')).toHaveText(process.env.FERRY_DATA_DIR!);
+
+    const toggle = $('[data-testid="start-at-login"]');
+    expect(await toggle.isSelected()).toBe(false);
+    expect(existsSync(autostartEntry)).toBe(false);
+    await toggle.click();
+    await browser.waitUntil(async () => (await toggle.isSelected()) && !(await toggle.getAttribute('disabled')), {
+      timeoutMsg: 'start at login did not turn on',
+    });
+    expect(readFileSync(autostartEntry, 'utf8')).toContain(`Exec=${process.env.FERRY_E2E_APPLICATION}`);
+    await saveScreenshot('about');
+    await toggle.click();
+    await browser.waitUntil(async () => !(await toggle.isSelected()), { timeoutMsg: 'start at login did not turn off' });
+    expect(existsSync(autostartEntry)).toBe(false);
+
+    await $('[data-testid="about-close"]').click();
+    await dialog.waitForExist({ reverse: true });
   });
 });

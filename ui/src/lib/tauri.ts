@@ -1,7 +1,7 @@
 import { invoke } from '@tauri-apps/api/core';
 import { getCurrentWebview } from '@tauri-apps/api/webview';
 import { open } from '@tauri-apps/plugin-dialog';
-import type { ConnectionInfo, EnqueueReport } from './generated/protocol';
+import type { AppInfo, ConnectionInfo, EnqueueReport } from './generated/protocol';
 
 declare global {
   interface Window {
@@ -62,4 +62,19 @@ export function errorText(error: unknown): string {
   } catch {
     return String(error);
   }
+}
+
+/** The version, licence, folders and start-at-login setting the About view shows. */
+export function appInfo(): Promise<AppInfo> {
+  return invoke<AppInfo>('app_info');
+}
+
+/** Turns starting at login on or off; resolves with the setting as it is afterwards. */
+export function setStartAtLogin(enabled: boolean): Promise<boolean> {
+  return invoke<boolean>('set_start_at_login', { enabled });
+}
+
+/** Opens the log folder in the file manager. */
+export function openLogs(): Promise<void> {
+  return invoke<void>('open_logs');
 }

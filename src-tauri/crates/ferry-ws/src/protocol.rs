@@ -366,6 +366,23 @@ pub struct ConnectionInfo {
     pub pid: u32,
 }
 
+/// What the app's About view shows, from the `app_info` Tauri command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct AppInfo {
+    /// The app's version (`0.1.0`).
+    pub version: String,
+    /// The licence it is distributed under, as an SPDX expression.
+    pub licence: String,
+    /// Where the job queue and resume points are kept.
+    pub data_dir: String,
+    /// Where the rolling log files are written.
+    pub log_dir: String,
+    /// Where uploads go: a folder or a tus server's URL.
+    pub destination: String,
+    /// Whether Ferry starts when the user logs in (off until the user turns it on).
+    pub start_at_login: bool,
+}
+
 /// Every type the UI needs, in dependency order, as TypeScript declarations.
 pub fn typescript_declarations() -> String {
     use ferry_core::{EngineEvent, JobStatus, SkippedPath};
@@ -388,6 +405,7 @@ pub fn typescript_declarations() -> String {
         decl::<ClientMessage>(),
         decl::<ServerMessage>(),
         decl::<ConnectionInfo>(),
+        decl::<AppInfo>(),
     ];
     let mut out = String::from(
         "// Generated from the Rust protocol types in src-tauri/crates/ferry-ws/src/protocol.rs\n\

@@ -517,3 +517,32 @@ token: string,
  * The process serving the socket, so a client can tell a stale file from a live one.
  */
 pid: number, };
+
+/**
+ * What the app's About view shows, from the `app_info` Tauri command.
+ */
+export type AppInfo = { 
+/**
+ * The app's version (`0.1.0`).
+ */
+version: string, 
+/**
+ * The licence it is distributed under, as an SPDX expression.
+ */
+licence: string, 
+/**
+ * Where the job queue and resume points are kept.
+ */
+data_dir: string, 
+/**
+ * Where the rolling log files are written.
+ */
+log_dir: string, 
+/**
+ * Where uploads go: a folder or a tus server's URL.
+ */
+destination: string, 
+/**
+ * Whether Ferry starts when the user logs in (off until the user turns it on).
+ */
+start_at_login: boolean, };
