@@ -751,6 +751,10 @@ impl TusDestination {
         };
         let mut attempts = Attempts::default();
         let mut checksum_failures = 0;
+        // The body stands where the server does, even when no PATCH follows: an upload
+        // that the server already holds whole (a crash after its last acknowledgement)
+        // is finished, not "stopped reading after 0 B".
+        body.seek(target.offset)?;
         while target.offset < request.size {
             let len = (*chunk_size).min(request.size - target.offset);
             let result = {
