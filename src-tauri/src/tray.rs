@@ -3,14 +3,15 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ferry_core::{Engine, EngineEvent, QueueTotals};
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Manager, Wry};
 use tauri_plugin_notification::NotificationExt;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::time::Instant;
 
 /// How often the tray's text may change: often enough to feel live, rarely enough that
 /// a fast queue does not keep the desktop's panel busy.
@@ -92,29 +93,47 @@ fn on_menu(app: &AppHandle, id: &str) {
 
 /// Updates the tray's text from the queue's totals, at most every [`REFRESH`].
 fn follow(app: AppHandle, engine: &Engine) {
-    let (snapshot, mut events) = engine.subscribe_with_snapshot();
+    let (snapshot, events) = engine.subscribe_with_snapshot();
     tauri::async_runtime::spawn(async move {
         show(&app, &snapshot.totals);
-        let mut last = Instant::now();
-        let mut pending: Option<QueueTotals> = None;
-        loop {
-            let next = tokio::time::timeout_at((last + REFRESH).into(), events.recv());
-            match next.await {
-                Ok(Ok(EngineEvent::Job { totals, .. } | EngineEvent::Progress { totals, .. })) => {
-                    pending = Some(totals);
-                }
-                Ok(Err(RecvError::Lagged(_))) => continue,
-                Ok(Err(RecvError::Closed)) => break,
-                Err(_elapsed) => {}
+        paced_totals(events, REFRESH, |totals| show(&app, totals)).await;
+    });
+}
+
+/// Calls `apply` with the newest queue totals at most once every `every`, until the
+/// engine stops: the first change after a quiet spell at once, later ones when the
+/// period is over, the newest replacing any older one waiting. Nothing waiting means
+/// waiting on the channel alone: a timer that has already expired would wake the loop
+/// again at once, for ever.
+async fn paced_totals(
+    mut events: broadcast::Receiver<EngineEvent>,
+    every: Duration,
+    mut apply: impl FnMut(&QueueTotals),
+) {
+    let mut shown_at: Option<Instant> = None;
+    let mut waiting: Option<QueueTotals> = None;
+    loop {
+        let received = match (&waiting, shown_at) {
+            (Some(_), Some(at)) => tokio::time::timeout_at(at + every, events.recv())
+                .await
+                .ok(),
+            _ => Some(events.recv().await),
+        };
+        match received {
+            Some(Ok(EngineEvent::Job { totals, .. } | EngineEvent::Progress { totals, .. })) => {
+                waiting = Some(totals);
             }
-            if last.elapsed() >= REFRESH {
-                if let Some(totals) = pending.take() {
-                    show(&app, &totals);
-                    last = Instant::now();
-                }
+            Some(Err(RecvError::Closed)) => break,
+            // Lagged: the next event brings the newest totals. None: the period is over.
+            Some(Err(RecvError::Lagged(_))) | None => {}
+        }
+        if shown_at.is_none_or(|at| at.elapsed() >= every) {
+            if let Some(totals) = waiting.take() {
+                apply(&totals);
+                shown_at = Some(Instant::now());
             }
         }
-    });
+    }
 }
 
 fn show(app: &AppHandle, totals: &QueueTotals) {
@@ -204,7 +223,78 @@ fn percent(totals: &QueueTotals) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::{summary, title, QueueTotals};
+    use super::{paced_totals, summary, title, QueueTotals};
+    use ferry_core::EngineEvent;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+    use tokio::sync::broadcast;
+
+    fn event(done: u32) -> EngineEvent {
+        EngineEvent::Progress {
+            progress: ferry_core::JobProgress {
+                job_id: ferry_core::JobId(1),
+                status: ferry_core::JobStatus::Uploading,
+                current: 0,
+                total: 1,
+                speed: 0.0,
+                eta_secs: None,
+                sent: None,
+            },
+            totals: totals(|t| (t.jobs, t.done) = (10, done)),
+        }
+    }
+
+    /// Runs `body` on a current-thread runtime with paused time, on its own thread, and
+    /// fails if it has not finished after 10 real seconds. Paused time only moves when
+    /// the runtime is idle, so a task that keeps waking itself stops `body`'s sleeps.
+    fn paused_within_10_s(body: impl std::future::Future<Output = ()> + Send + 'static) {
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .start_paused(true)
+                .build()
+                .unwrap();
+            runtime.block_on(body);
+            let _ = done_tx.send(());
+        });
+        done_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the runtime never went idle: a task kept waking itself");
+    }
+
+    #[test]
+    fn totals_are_shown_at_once_then_at_most_once_a_period_newest_first_and_idle_costs_nothing() {
+        paused_within_10_s(async {
+            let (tx, rx) = broadcast::channel(16);
+            let shown: Arc<Mutex<Vec<u32>>> = Arc::default();
+            let seen = Arc::clone(&shown);
+            let pacer = tokio::spawn(paced_totals(rx, Duration::from_millis(500), move |t| {
+                seen.lock().unwrap().push(t.done);
+            }));
+            let shown_now = || shown.lock().unwrap().clone();
+
+            tx.send(event(1)).unwrap();
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            assert_eq!(
+                shown_now(),
+                [1],
+                "the first change after a quiet spell at once"
+            );
+            tx.send(event(2)).unwrap();
+            tx.send(event(3)).unwrap();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            assert_eq!(shown_now(), [1], "later ones wait for the period");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            assert_eq!(shown_now(), [1, 3], "the newest, once the period is over");
+
+            // Nothing waiting: an hour passes only if the pacer lets the runtime idle.
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            assert_eq!(shown_now(), [1, 3]);
+            drop(tx);
+            pacer.await.unwrap();
+        });
+    }
 
     fn totals(f: impl FnOnce(&mut QueueTotals)) -> QueueTotals {
         let mut totals = QueueTotals::default();
