@@ -234,14 +234,19 @@ impl TusDestination {
         &self.config
     }
 
+    /// This destination's identity in the resume ledger: the pre-made upload URL, or
+    /// the endpoint.
+    fn ledger_identity(&self) -> String {
+        self.config
+            .upload_url
+            .as_ref()
+            .unwrap_or(&self.config.endpoint)
+            .to_string()
+    }
+
     fn resume_key(&self, blake3: &str, size: u64) -> ResumeKey {
         ResumeKey {
-            destination: self
-                .config
-                .upload_url
-                .as_ref()
-                .unwrap_or(&self.config.endpoint)
-                .to_string(),
+            destination: self.ledger_identity(),
             blake3: blake3.to_owned(),
             size,
         }
@@ -1361,8 +1366,7 @@ impl Destination for TusDestination {
         if size <= HASH_FIRST_UP_TO || self.config.upload_url.is_some() {
             return Ok(true);
         }
-        let destination = self.resume_key("", size).destination;
-        self.ledger.holds_size(&destination, size).await
+        self.ledger.holds_size(&self.ledger_identity(), size).await
     }
 
     async fn upload(
