@@ -7,7 +7,8 @@
 //! - memory per idle connection (server side: the clients run in a child process);
 //! - connection time (TCP connect to welcome) and reconnection time after a restart;
 //! - upload throughput of the real engine (local-folder destination) with 50 clients
-//!   watching (in a child process, as real clients are), against none, as a ratio.
+//!   watching (in a child process, as real clients are), against none, as a ratio; and
+//!   the CPU those watchers cost, replaying a recorded run's events without the upload.
 //!
 //! `cargo run --release -p ferry-ws --example ws_bench` (or `scripts/bench-ws.sh`).
 
@@ -92,6 +93,13 @@ impl Feed {
             events: broadcast::channel(1 << 16).0,
         })
     }
+    /// A feed with no jobs, for replaying a recorded run.
+    fn empty() -> Arc<Self> {
+        Arc::new(Self {
+            state: Mutex::new(Snapshot::default()),
+            events: broadcast::channel(1 << 12).0,
+        })
+    }
     fn emit(&self, event: EngineEvent) {
         let _guard = self.state.lock().unwrap();
         let _ = self.events.send(event);
@@ -108,6 +116,23 @@ fn cpu_seconds() -> f64 {
         .collect();
     let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
     ticks / 100.0
+}
+
+/// CPU time of this process in seconds, to the nanosecond: the sum over its threads of
+/// the scheduler's run time (`/proc/self/stat` counts in 10 ms ticks, too coarse for the
+/// few milliseconds a run of watchers costs).
+fn precise_cpu_seconds() -> f64 {
+    let mut ns: u64 = 0;
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        if let Ok(stat) = std::fs::read_to_string(task.path().join("schedstat")) {
+            ns += stat
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    ns as f64 / 1e9
 }
 
 fn rss_bytes() -> u64 {
@@ -322,13 +347,12 @@ async fn watch_clients(url: String, token: String, count: usize, files: usize) {
         }));
     }
     println!("ready");
-    let cpu = cpu_seconds();
+    let cpu = precise_cpu_seconds();
     for task in tasks {
         let _ = task.await;
     }
-    if std::env::var_os("BENCH_VERBOSE").is_some() {
-        eprintln!("  watchers: {:.2} CPU s", cpu_seconds() - cpu);
-    }
+    // The parent reads this line: the CPU the watchers spent on the run.
+    println!("cpu {}", precise_cpu_seconds() - cpu);
 }
 
 async fn connection_times() {
@@ -380,7 +404,71 @@ async fn connection_times() {
     server.shutdown().await;
 }
 
-async fn upload_run(watchers: usize, files: usize, size: usize) -> f64 {
+/// Watchers in a child process, as the webview and other clients are: they compete with
+/// the engine for the same two cores through the operating system's scheduler rather
+/// than inside the engine's own task queue.
+struct Watchers {
+    child: std::process::Child,
+    /// The child's lines: `ready` once every watcher has its welcome, then `cpu S`.
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Watchers {
+    fn spawn(info: &ferry_ws::ConnectionInfo, count: usize, files: usize) -> Self {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "watch-clients",
+                &info.url,
+                &info.token,
+                &count.to_string(),
+                &files.to_string(),
+            ])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (send, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = send.send(line);
+            }
+        });
+        let watchers = Self { child, lines };
+        assert_eq!(
+            watchers.lines.recv().as_deref(),
+            Ok("ready"),
+            "the watchers did not start"
+        );
+        watchers
+    }
+
+    /// Waits for every watcher to see every job end; returns the CPU seconds they spent.
+    async fn finish(mut self) -> f64 {
+        tokio::task::spawn_blocking(move || {
+            let _ = self.child.wait();
+            self.lines
+                .iter()
+                .find_map(|line| line.strip_prefix("cpu ").and_then(|s| s.parse().ok()))
+                .unwrap_or(f64::NAN)
+        })
+        .await
+        .unwrap()
+    }
+}
+
+/// One upload run: throughput, the engine process's CPU, and the engine's events with
+/// when each came (to replay them to watchers without the upload).
+struct UploadRun {
+    mib_per_sec: f64,
+    cpu_secs: f64,
+    trace: Vec<(Duration, EngineEvent)>,
+}
+
+async fn upload_run(watchers: usize, files: usize, size: usize) -> UploadRun {
     // In memory (tmpfs) where there is one: the kernel's writeback of 768 MiB a run to a
     // disk made runs of the same setup differ by two times.
     let shm = std::path::Path::new("/dev/shm");
@@ -408,66 +496,61 @@ async fn upload_run(watchers: usize, files: usize, size: usize) -> f64 {
     .await
     .unwrap();
     let info = headless.server.connection_info().clone();
-    // The watchers run in a child process, as the webview and other clients do: they
-    // compete with the engine for the same two cores, through the operating system's
-    // scheduler rather than inside the engine's own task queue.
-    let mut child = (watchers > 0).then(|| {
-        std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "watch-clients",
-                &info.url,
-                &info.token,
-                &watchers.to_string(),
-                &files.to_string(),
-            ])
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
-    });
-    if let Some(child) = &mut child {
-        // The child prints `ready` once every watcher has its welcome.
-        let stdout = child.stdout.take().unwrap();
-        let ready = tokio::task::spawn_blocking(move || {
-            use std::io::BufRead;
-            std::io::BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-                .any(|line| line == "ready")
-        });
-        assert!(ready.await.unwrap(), "the watchers did not start");
-    }
+    let clients = (watchers > 0).then(|| Watchers::spawn(&info, watchers, files));
     let mut events = headless.engine.subscribe();
+    let mut trace = Vec::new();
     let cpu = cpu_seconds();
     let t = Instant::now();
     headless.engine.enqueue(paths).await.unwrap();
     let mut finished = 0;
     while finished < files {
-        if let Ok(EngineEvent::Job { job, .. }) = events.recv().await {
-            if job.status.is_terminal() {
+        if let Ok(event) = events.recv().await {
+            if matches!(&event, EngineEvent::Job { job, .. } if job.status.is_terminal()) {
                 finished += 1;
             }
+            trace.push((t.elapsed(), event));
         }
     }
     let secs = t.elapsed().as_secs_f64();
+    let cpu_secs = cpu_seconds() - cpu;
     if std::env::var_os("BENCH_VERBOSE").is_some() {
-        eprintln!(
-            "{watchers} watchers: {secs:.2} s, {:.2} CPU s",
-            cpu_seconds() - cpu
-        );
+        eprintln!("{watchers} watchers: {secs:.3} s, {cpu_secs:.3} CPU s");
     }
-    if let Some(mut child) = child {
-        // The watchers exit once each has seen every job end.
-        let _ = tokio::task::spawn_blocking(move || child.wait()).await;
-    }
-    if std::env::var_os("BENCH_VERBOSE").is_some() && watchers > 0 {
-        let m = headless.server.metrics();
-        eprintln!(
-            "  server: {} messages out ({} bytes), {} in, {} figures coalesced",
-            m.messages_out, m.bytes_out, m.messages_in, m.coalesced
-        );
+    if let Some(clients) = clients {
+        let spent = clients.finish().await;
+        if std::env::var_os("BENCH_VERBOSE").is_some() {
+            let m = headless.server.metrics();
+            eprintln!(
+                "  watchers {spent:.3} CPU s; server: {} messages out ({} bytes), {} in",
+                m.messages_out, m.bytes_out, m.messages_in
+            );
+        }
     }
     headless.shutdown().await;
-    (files * size) as f64 / secs / (1024.0 * 1024.0)
+    UploadRun {
+        mib_per_sec: (files * size) as f64 / secs / (1024.0 * 1024.0),
+        cpu_secs,
+        trace,
+    }
+}
+
+/// Replays a recorded run's engine events, at their original times, through a server
+/// with `watchers` clients, without the upload's own work in the way; returns the CPU
+/// seconds the watchers spent on it.
+async fn replay_cost(trace: &[(Duration, EngineEvent)], watchers: usize, files: usize) -> f64 {
+    let feed = Feed::empty();
+    let server = Server::start_with_backend(feed.clone(), ServerConfig::default())
+        .await
+        .unwrap();
+    let clients = Watchers::spawn(server.connection_info(), watchers, files);
+    let start = tokio::time::Instant::now();
+    for (at, event) in trace {
+        tokio::time::sleep_until(start + *at).await;
+        feed.emit(event.clone());
+    }
+    let spent = clients.finish().await;
+    server.shutdown().await;
+    spent
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -492,35 +575,77 @@ async fn main() {
     }
     // Many short jobs (stage changes dominate what watchers receive), then a few long
     // ones (the steady batches dominate).
-    for (files, mib) in [(24, 16), (4, 256)] {
+    let sets: Vec<(usize, usize)> = std::env::var("BENCH_UPLOADS").ok().map_or_else(
+        || vec![(24, 16), (4, 256)],
+        |v| {
+            v.split(',')
+                .filter_map(|set| set.split_once('x'))
+                .filter_map(|(n, m)| Some((n.parse().ok()?, m.parse().ok()?)))
+                .collect()
+        },
+    );
+    for (files, mib) in sets {
         upload_comparison(files, mib).await;
     }
 }
 
 /// Throughput of `files` uploads of `mib` MiB with no watcher and with 50, in
-/// interleaved pairs so that a change in the machine's load meets both sides alike.
+/// interleaved pairs so that a change in the machine's load meets both sides alike; then
+/// what the 50 watchers cost in CPU, replaying a recorded run without the upload.
 async fn upload_comparison(files: usize, mib: usize) {
     let size = mib * 1024 * 1024;
-    let pairs: usize = std::env::var("BENCH_UPLOAD_PAIRS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
+    let pairs: usize = env_number("BENCH_UPLOAD_PAIRS", 7);
     let mut none = Vec::new();
     let mut fifty = Vec::new();
+    let mut ratios = Vec::new();
+    let mut upload_cpu = Vec::new();
+    let mut trace = Vec::new();
     for _ in 0..pairs {
-        none.push(upload_run(0, files, size).await);
-        fifty.push(upload_run(50, files, size).await);
+        let alone = upload_run(0, files, size).await;
+        let watched = upload_run(50, files, size).await;
+        ratios.push(watched.mib_per_sec / alone.mib_per_sec);
+        none.push(alone.mib_per_sec);
+        fifty.push(watched.mib_per_sec);
+        upload_cpu.push(alone.cpu_secs);
+        trace = alone.trace;
     }
     if std::env::var_os("BENCH_VERBOSE").is_some() {
         eprintln!("no watchers {none:.0?} MiB/s; 50 watchers {fifty:.0?} MiB/s");
     }
-    none.sort_by(f64::total_cmp);
-    fifty.sort_by(f64::total_cmp);
-    let (none, fifty) = (none[pairs / 2], fifty[pairs / 2]);
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
     println!(
-        "upload throughput ({files} x {mib} MiB, local folder): no watchers {none:.0} MiB/s, 50 watchers {fifty:.0} MiB/s, ratio {:.3} (medians of {pairs})",
-        fifty / none
+        "upload throughput ({files} x {mib} MiB, local folder): no watchers {:.0} MiB/s, 50 watchers {:.0} MiB/s; ratio {:.3} (median of {pairs} interleaved pairs' ratios)",
+        median(none),
+        median(fifty),
+        median(ratios),
     );
+    let replays: usize = env_number("BENCH_REPLAYS", 10);
+    let mut watchers = 0.0;
+    // The server's CPU over all the replays at once: counted in 10 ms ticks, which
+    // unlike the threads' own counters keep the time of threads that have ended.
+    let before = cpu_seconds();
+    for _ in 0..replays {
+        watchers += replay_cost(&trace, 50, files).await / replays as f64;
+    }
+    let server = (cpu_seconds() - before) / replays as f64;
+    let upload = median(upload_cpu);
+    println!(
+        "  50 watchers' CPU, the run's events replayed without the upload (mean of {replays}): server {:.1} ms, watchers {:.1} ms; the upload alone {:.0} ms; with both cores busy that leaves {:.3} of the throughput",
+        server * 1e3,
+        watchers * 1e3,
+        upload * 1e3,
+        upload / (upload + server + watchers),
+    );
+}
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// Memory, fan-out and connection times (everything but the upload runs).

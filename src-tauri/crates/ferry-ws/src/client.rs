@@ -11,7 +11,7 @@ use crate::protocol::{
     TOKEN_PROTOCOL_PREFIX,
 };
 use ferry_core::{JobId, JobProgress, JobStatus, JobView, QueueTotals, Snapshot};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -141,6 +141,10 @@ pub struct Client {
     seen_terminals: BTreeSet<u64>,
     backlog: VecDeque<ServerMessage>,
     auto_ack: bool,
+    /// Terminal events applied but not yet acknowledged: they go out together once the
+    /// client has read everything that arrived, so a burst of terminal events costs one
+    /// write to the socket rather than one each.
+    unsent_acks: Vec<u64>,
     id_prefix: String,
     next_id: u64,
 }
@@ -173,6 +177,7 @@ impl Client {
             seen_terminals: BTreeSet::new(),
             backlog: VecDeque::new(),
             auto_ack: true,
+            unsent_acks: Vec::new(),
             id_prefix: format!("{:016x}", rand::random::<u64>()),
             next_id: 0,
         })
@@ -190,6 +195,9 @@ impl Client {
     pub async fn reconnect(&mut self, info: &ConnectionInfo) -> Result<(), WsError> {
         self.socket = open(&info.url, &native(info)).await?;
         self.backlog.clear();
+        // The old connection's unacknowledged events come again on the new one and
+        // are acknowledged there.
+        self.unsent_acks.clear();
         let resume = self.cursor();
         self.hello(resume).await
     }
@@ -219,16 +227,30 @@ impl Client {
             .await
     }
 
-    /// Sends one frame as it is, valid or not.
+    /// Sends one frame as it is, valid or not (after the acknowledgements waiting, so
+    /// the server sees them in the order the client read the events).
     pub async fn send_raw(&mut self, frame: Message) -> Result<(), WsError> {
+        self.send_acks().await?;
         self.socket.send(frame).await?;
         Ok(())
     }
 
-    /// Waits for the next server message as it arrives: no state, no acks, no dedupe.
+    /// Waits for the next server message as it arrives: no state, no dedupe. Before it
+    /// waits, it sends the acknowledgements of what it has read.
     pub async fn next_message(&mut self) -> Result<ServerMessage, WsError> {
         loop {
-            match self.socket.next().await {
+            let arrived = if self.unsent_acks.is_empty() {
+                None
+            } else {
+                self.socket.next().now_or_never()
+            };
+            let frame = if let Some(frame) = arrived {
+                frame
+            } else {
+                self.send_acks().await?;
+                self.socket.next().await
+            };
+            match frame {
                 None => return Err(WsError::Closed(None)),
                 Some(Ok(Message::Text(text))) => return decode_server_message(text.as_str()),
                 Some(Ok(Message::Close(frame))) => {
@@ -251,17 +273,30 @@ impl Client {
         }
         loop {
             let message = self.next_message().await?;
-            if let Some(message) = self.take(message).await? {
+            if let Some(message) = self.take(message) {
                 return Ok(message);
             }
         }
     }
 
-    async fn take(&mut self, message: ServerMessage) -> Result<Option<ServerMessage>, WsError> {
+    /// Sends the acknowledgements waiting, in one write.
+    async fn send_acks(&mut self) -> Result<(), WsError> {
+        if self.unsent_acks.is_empty() {
+            return Ok(());
+        }
+        for seq in std::mem::take(&mut self.unsent_acks) {
+            let text = serde_json::to_string(&ClientMessage::Ack { seq })?;
+            self.socket.feed(Message::text(text)).await?;
+        }
+        self.socket.flush().await?;
+        Ok(())
+    }
+
+    fn take(&mut self, message: ServerMessage) -> Option<ServerMessage> {
         if message.needs_ack() {
             let seq = message.seq();
             if self.auto_ack {
-                self.send(&ClientMessage::Ack { seq }).await?;
+                self.unsent_acks.push(seq);
             }
             let fresh = self.seen_terminals.insert(seq);
             if self.seen_terminals.len() > SEEN_TERMINALS {
@@ -270,9 +305,9 @@ impl Client {
             // A terminal event resent after a snapshot is new to this client even
             // though the snapshot already holds its state.
             self.state.apply(&message);
-            return Ok(fresh.then_some(message));
+            return fresh.then_some(message);
         }
-        Ok(self.state.apply(&message).then_some(message))
+        self.state.apply(&message).then_some(message)
     }
 
     /// Sends a command with a fresh id and waits for its reply. Other messages that
@@ -316,7 +351,7 @@ impl Client {
                     };
                 }
                 other => {
-                    if let Some(kept) = self.take(other).await? {
+                    if let Some(kept) = self.take(other) {
                         self.backlog.push_back(kept);
                     }
                 }
@@ -327,6 +362,7 @@ impl Client {
     /// Closes the connection but keeps the client's state, to [`Client::reconnect`]
     /// later and resume where it left off.
     pub async fn disconnect(&mut self) -> Result<(), WsError> {
+        self.send_acks().await?;
         self.socket.close(None).await?;
         while let Some(frame) = self.socket.next().await {
             if frame.is_err() {
@@ -338,6 +374,7 @@ impl Client {
 
     /// Closes the connection cleanly (close frame, then waits for the server's).
     pub async fn close(mut self) -> Result<(), WsError> {
+        self.send_acks().await?;
         self.socket.close(None).await?;
         while let Some(frame) = self.socket.next().await {
             if frame.is_err() {

@@ -14,6 +14,10 @@
 //! shared; a client that falls behind gets the progress messages waiting for it merged
 //! into one (see `encoded::merge_progress`), so what it reads is bounded by how fast it
 //! reads, not by the number of jobs.
+//!
+//! The hub also decides when the clients are woken to send what is new (see [`Waker`]):
+//! at once for a running stage's figure, otherwise at most `updates_per_sec` times a
+//! second, so the stage changes of many short jobs reach each client together.
 
 use crate::backend::Backend;
 use crate::encoded::{coalesce_batch, Encoded, Kind};
@@ -212,6 +216,9 @@ struct Mirror {
 pub(crate) struct HubSizes {
     /// Figures of one job published per second at most; 0 publishes every figure at once.
     pub(crate) progress_per_sec: u32,
+    /// Wake-ups of the clients per second at most, unless a running stage's figure is
+    /// published; 0 wakes them for every message.
+    pub(crate) updates_per_sec: u32,
     /// Messages each client may fall behind before it is resynced.
     pub(crate) client_queue: usize,
     /// Messages kept for replay to reconnecting clients.
@@ -263,7 +270,8 @@ impl Hub {
             feed,
         };
         let pacer = Pacer::new(sizes.progress_per_sec, coalesced);
-        tokio::spawn(hub.clone().follow(backend, events, pacer, stop));
+        let waker = Waker::new(sizes.updates_per_sec);
+        tokio::spawn(hub.clone().follow(backend, events, pacer, waker, stop));
         hub
     }
 
@@ -275,11 +283,13 @@ impl Hub {
         backend: Arc<dyn Backend>,
         mut events: broadcast::Receiver<EngineEvent>,
         mut pacer: Pacer,
+        mut waker: Waker,
         stop: CancellationToken,
     ) {
         let far = || Instant::now() + Duration::from_secs(86_400);
         loop {
             let due = pacer.deadline();
+            let wake_at = waker.held_until;
             tokio::select! {
                 biased;
                 () = stop.cancelled() => break,
@@ -297,7 +307,8 @@ impl Hub {
                                 self.reset(snapshot);
                             }
                             Err(Missed::Closed) => {
-                                self.publish_due(&mut pacer, Instant::now());
+                                self.publish_due(&mut pacer, &mut waker, Instant::now());
+                                self.wake_clients();
                                 return;
                             }
                             Err(Missed::Empty) => break,
@@ -307,10 +318,14 @@ impl Hub {
                             next = Some(events.try_recv().map_err(Missed::from));
                         }
                     }
-                    self.publish_due(&mut pacer, Instant::now());
+                    self.publish_due(&mut pacer, &mut waker, Instant::now());
                 }
                 () = tokio::time::sleep_until(due.unwrap_or_else(far)), if due.is_some() => {
-                    self.publish_due(&mut pacer, Instant::now());
+                    self.publish_due(&mut pacer, &mut waker, Instant::now());
+                }
+                () = tokio::time::sleep_until(wake_at.unwrap_or_else(far)), if wake_at.is_some() => {
+                    waker.woken(self.current_seq(), Instant::now());
+                    self.wake_clients();
                 }
             }
         }
@@ -417,11 +432,21 @@ impl Hub {
 
     /// Publishes the figures that are due, then wakes the clients if anything was
     /// published since they were last woken.
-    fn publish_due(&self, pacer: &mut Pacer, now: Instant) {
+    fn publish_due(&self, pacer: &mut Pacer, waker: &mut Waker, now: Instant) {
         pacer.release_due(now);
-        self.publish_ready(pacer);
+        if self.publish_ready(pacer) {
+            waker.running_figure();
+        }
         let seq = self.current_seq();
-        // Wakes every client; nobody watching is fine. Never waits.
+        if waker.published(seq, now) {
+            self.wake_clients();
+        }
+    }
+
+    /// Wakes every client to send what it has not sent yet; nobody watching is fine.
+    /// Never waits.
+    fn wake_clients(&self) {
+        let seq = self.current_seq();
         self.feed.latest.send_if_modified(|latest| {
             let changed = *latest != seq;
             *latest = seq;
@@ -429,11 +454,13 @@ impl Hub {
         });
     }
 
-    /// Publishes the figures ready to go as one progress message, if there are any.
-    fn publish_ready(&self, pacer: &mut Pacer) {
+    /// Publishes the figures ready to go as one progress message, if there are any;
+    /// true when one of them is a running stage's (not a stage's last).
+    fn publish_ready(&self, pacer: &mut Pacer) -> bool {
         let Some((figures, totals)) = pacer.take_ready() else {
-            return;
+            return false;
         };
+        let running = figures.iter().any(|figure| figure.current < figure.total);
         let mut mirror = self.lock();
         mirror.seq += 1;
         let seq = mirror.seq;
@@ -446,6 +473,7 @@ impl Hub {
         let encoded = Encoded::progress(seq, &figures, &totals);
         mirror.totals = totals;
         self.record(&mut mirror, encoded);
+        running
     }
 
     fn publish_job(&self, job: JobView, totals: QueueTotals) {
@@ -496,6 +524,67 @@ impl Hub {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Mirror> {
         self.mirror.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// When the hub wakes the clients: at once for a running stage's figure, and otherwise
+/// at most `updates_per_sec` times a second, so that the stage changes of many short
+/// jobs reach each client in a few writes instead of one each. The first message after
+/// a quiet spell goes at once.
+#[derive(Debug)]
+struct Waker {
+    /// The least time between two wake-ups that carry no running figure.
+    spacing: Duration,
+    /// When the clients were last woken.
+    last: Option<Instant>,
+    /// The `seq` they were last woken for.
+    woken_for: u64,
+    /// A running stage's figure was published since the last wake-up.
+    running: bool,
+    /// When the messages published since the last wake-up go out, if they wait.
+    held_until: Option<Instant>,
+}
+
+impl Waker {
+    fn new(per_sec: u32) -> Self {
+        Self {
+            spacing: match per_sec {
+                0 => Duration::ZERO,
+                n => Duration::from_secs(1) / n,
+            },
+            last: None,
+            woken_for: 0,
+            running: false,
+            held_until: None,
+        }
+    }
+
+    /// Notes that a running stage's figure was published: the next wake-up is now.
+    fn running_figure(&mut self) {
+        self.running = true;
+    }
+
+    /// Takes the newest published `seq`: true when the clients are to be woken now;
+    /// otherwise [`Waker::held_until`] says when.
+    fn published(&mut self, seq: u64, now: Instant) -> bool {
+        if seq == self.woken_for {
+            return false;
+        }
+        let slot = self.last.map(|last| last + self.spacing);
+        if self.running || slot.is_none_or(|slot| slot <= now) {
+            self.woken(seq, now);
+            return true;
+        }
+        self.held_until = slot;
+        false
+    }
+
+    /// Notes a wake-up at `now` for the messages up to `seq`.
+    fn woken(&mut self, seq: u64, now: Instant) {
+        self.woken_for = seq;
+        self.last = Some(now);
+        self.running = false;
+        self.held_until = None;
     }
 }
 

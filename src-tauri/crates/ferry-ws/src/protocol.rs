@@ -260,6 +260,11 @@ pub struct Limits {
     /// Figures of one job this client receives per second at most (a stage's last
     /// figure and every stage change always arrive).
     pub progress_per_sec: u32,
+    /// Writes of queued messages this client receives per second at most: stage
+    /// changes, stage ends and terminal events that come sooner after the previous
+    /// write wait for the next one, and all go together. A figure of a running stage
+    /// never waits, and takes whatever is waiting with it.
+    pub updates_per_sec: u32,
     /// Milliseconds before an unacknowledged terminal event is sent again.
     pub ack_timeout_ms: u32,
     /// Milliseconds between the server's pings; two unanswered ones close the socket.

@@ -72,6 +72,15 @@ pub struct ServerConfig {
     /// stage changes and each stage's last figure always arrive). A figure of a job that
     /// reports no faster than this goes out at once. 0 sends every figure as it comes.
     pub progress_per_sec: u32,
+    /// Times per second at most the clients are woken to send what is new, unless a
+    /// running stage's figure is among it: a stage change, a stage's end or a terminal
+    /// event published within `1 / updates_per_sec` of the previous wake-up waits for
+    /// the next one, and what waited goes out together, in one write to each client. A
+    /// running stage's figure is never held (`progress_per_sec` already paces it) and
+    /// takes whatever waits with it. A burst of short jobs then costs each client a
+    /// few wake-ups and writes a second instead of one per stage change. 0 wakes the
+    /// clients for every message.
+    pub updates_per_sec: u32,
     /// Messages a client may fall behind the live stream before it is resynced with a
     /// fresh snapshot. Progress that a later message replaces does not count.
     pub client_queue: usize,
@@ -120,6 +129,7 @@ impl Default for ServerConfig {
             max_connections: 64,
             max_pending_handshakes: 64,
             progress_per_sec: 20,
+            updates_per_sec: 20,
             client_queue: 1024,
             replay_capacity: 1024,
             terminal_capacity: 4096,
@@ -147,6 +157,7 @@ impl ServerConfig {
             max_messages_per_sec: self.max_messages_per_sec,
             message_burst: self.message_burst,
             progress_per_sec: self.progress_per_sec,
+            updates_per_sec: self.updates_per_sec,
             ack_timeout_ms: millis(self.ack_timeout),
             ping_interval_ms: millis(self.ping_interval),
             max_invalid_in_a_row: self.max_invalid_in_a_row,
@@ -228,6 +239,7 @@ impl Server {
             limits.clone(),
             HubSizes {
                 progress_per_sec: config.progress_per_sec,
+                updates_per_sec: config.updates_per_sec,
                 client_queue: config.client_queue,
                 replay: config.replay_capacity,
                 terminals: config.terminal_capacity,

@@ -392,3 +392,47 @@ async fn performance_impact_a_client_that_stops_reading_never_holds_up_the_engin
     assert_eq!(fixture.server.metrics().connections_open, 2);
     drop(stalled);
 }
+
+#[tokio::test(start_paused = true)]
+async fn event_timing_stage_changes_in_quick_succession_reach_a_client_together_and_a_running_figure_never_waits(
+) {
+    let (backend, server) = start_scripted(twenty_a_second()).await;
+    let mut client = Client::connect(server.connection_info()).await.unwrap();
+    expect_welcome(&mut client).await;
+    let t0 = tokio::time::Instant::now();
+    let next = async |client: &mut Client| {
+        let arrived = match within("a message", client.next_event()).await.unwrap() {
+            ServerMessage::Job { job, .. } => format!("job {} {}", job.id.0, job.status),
+            ServerMessage::Progress { progress, .. } => {
+                format!("progress {} {}", progress[0].job_id.0, progress[0].current)
+            }
+            other => panic!("unexpected {other:?}"),
+        };
+        (arrived, t0.elapsed())
+    };
+    let ms = Duration::from_millis;
+
+    // After a quiet spell, a stage change goes out at once.
+    backend.emit_job(job_view(1, "a.bin", JobStatus::Hashing));
+    assert_eq!(next(&mut client).await, ("job 1 hashing".into(), ms(0)));
+
+    // Within the next 50 ms, a stage's end and two changes wait for the next update
+    // and arrive together, in order.
+    tokio::time::sleep(ms(10)).await;
+    backend.emit_progress(1, JobStatus::Hashing, 1000, 1000);
+    backend.emit_job(job_view(1, "a.bin", JobStatus::Uploading));
+    tokio::time::sleep(ms(10)).await;
+    backend.emit_job(job_view(2, "b.bin", JobStatus::Queued));
+    assert_eq!(next(&mut client).await, ("progress 1 1000".into(), ms(50)));
+    assert_eq!(next(&mut client).await, ("job 1 uploading".into(), ms(50)));
+    assert_eq!(next(&mut client).await, ("job 2 queued".into(), ms(50)));
+
+    // A running stage's figure goes out at once, and takes the change waiting before
+    // it along.
+    tokio::time::sleep(ms(20)).await;
+    backend.emit_job(job_view(2, "b.bin", JobStatus::Hashing));
+    tokio::time::sleep(ms(5)).await;
+    backend.emit_progress(1, JobStatus::Uploading, 300, 1000);
+    assert_eq!(next(&mut client).await, ("job 2 hashing".into(), ms(75)));
+    assert_eq!(next(&mut client).await, ("progress 1 300".into(), ms(75)));
+}

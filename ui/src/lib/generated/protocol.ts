@@ -258,6 +258,13 @@ message_burst: number,
  */
 progress_per_sec: number, 
 /**
+ * Writes of queued messages this client receives per second at most: stage
+ * changes, stage ends and terminal events that come sooner after the previous
+ * write wait for the next one, and all go together. A figure of a running stage
+ * never waits, and takes whatever is waiting with it.
+ */
+updates_per_sec: number, 
+/**
  * Milliseconds before an unacknowledged terminal event is sent again.
  */
 ack_timeout_ms: number, 

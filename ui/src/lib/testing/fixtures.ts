@@ -32,6 +32,7 @@ export const limits: Limits = {
   max_messages_per_sec: 50,
   message_burst: 100,
   progress_per_sec: 20,
+  updates_per_sec: 20,
   ack_timeout_ms: 10000,
   ping_interval_ms: 15000,
   max_invalid_in_a_row: 5,
