@@ -106,7 +106,8 @@ function withJob(state: QueueState, seq: number, job: JobView, totals: QueueTota
  *   `progress_per_sec` times a second; several messages the client was behind on may come
  *   merged into one, with the last one's `seq`): each replaces its job's figures, unless it
  *   is older than the job's stage; the totals are replaced too. `job` replaces (or adds)
- *   one whole job and the totals. Either is dropped when its `seq` is not newer than the
+ *   one whole job and the totals; its `ended` (the 100 % of the stage it ended) is
+ *   already behind the job's new stage, so nothing here shows it. Either is dropped when its `seq` is not newer than the
  *   last applied one, or before any welcome.
  * - `resume` keeps the state: the messages it announces follow, each applied once by `seq`.
  * - `reply`, `error` and `metrics` carry no state.

@@ -82,7 +82,9 @@ impl ClientState {
                 self.totals = totals.clone();
                 true
             }
-            ServerMessage::Job { seq, job, totals } => {
+            ServerMessage::Job {
+                seq, job, totals, ..
+            } => {
                 if self.epoch.is_none() || *seq <= self.last_seq {
                     return false;
                 }
@@ -401,6 +403,8 @@ struct JobWire {
     seq: u64,
     job: JobView,
     totals: QueueTotals,
+    #[serde(default)]
+    ended: Option<JobProgress>,
 }
 
 /// Reads one server message. The server always writes `type` first, so `progress` and
@@ -421,6 +425,7 @@ fn decode_server_message(text: &str) -> Result<ServerMessage, WsError> {
                 seq: wire.seq,
                 job: wire.job,
                 totals: wire.totals,
+                ended: wire.ended,
             });
         }
     }
@@ -553,6 +558,7 @@ mod tests {
                 created_at_ms: 1,
             },
             totals: QueueTotals::default(),
+            ended: Some(figure(1)),
         };
         let text = serde_json::to_string(&job).unwrap();
         assert_eq!(decode_server_message(&text).unwrap(), job);

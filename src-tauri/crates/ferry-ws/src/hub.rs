@@ -417,15 +417,12 @@ impl Hub {
             }
             EngineEvent::Job { job, totals } => {
                 pacer.totals = totals.clone();
-                if pacer.holds_last_figure_of(job.id) {
-                    // The stage's 100 % must reach clients before the job moves on.
-                    pacer.release(job.id, now);
-                    self.publish_ready(pacer);
-                } else {
-                    // The job message carries the job's figures as they are now.
-                    pacer.forget(job.id);
-                }
-                self.publish_job(job, totals);
+                // The stage's 100 %, if it has not gone out yet, goes with the change;
+                // any other waiting figure of the job is older than the job message,
+                // which carries the job's figures as they are now.
+                let ended = pacer.take_last_figure_of(job.id);
+                pacer.forget(job.id);
+                self.publish_job(job, totals, ended);
             }
         }
     }
@@ -476,7 +473,7 @@ impl Hub {
         running
     }
 
-    fn publish_job(&self, job: JobView, totals: QueueTotals) {
+    fn publish_job(&self, job: JobView, totals: QueueTotals, ended: Option<JobProgress>) {
         let mut mirror = self.lock();
         mirror.seq += 1;
         let seq = mirror.seq;
@@ -486,7 +483,13 @@ impl Hub {
             job: job.id,
             terminal: job.status.is_terminal(),
         };
-        let encoded = Encoded::message(seq, kind, &ServerMessage::Job { seq, job, totals });
+        let message = ServerMessage::Job {
+            seq,
+            job,
+            totals,
+            ended,
+        };
+        let encoded = Encoded::message(seq, kind, &message);
         self.record(&mut mirror, encoded);
     }
 
@@ -682,10 +685,18 @@ impl Pacer {
             .is_some_and(|waiting| waiting.status != progress.status)
     }
 
-    /// True when the waiting figure of `job` is its stage's last (`current == total`).
-    fn holds_last_figure_of(&self, job: JobId) -> bool {
-        self.waiting(job)
-            .is_some_and(|waiting| waiting.current >= waiting.total)
+    /// Takes the waiting figure of `job` if it is its stage's last (`current == total`),
+    /// to send with the job message that follows it.
+    fn take_last_figure_of(&mut self, job: JobId) -> Option<JobProgress> {
+        if self
+            .waiting(job)
+            .is_none_or(|waiting| waiting.current < waiting.total)
+        {
+            return None;
+        }
+        self.ready
+            .remove(&job)
+            .or_else(|| self.held.remove(&job).map(|(figure, _)| figure))
     }
 
     /// When `job` may send its next figure: at once if that is not after `now`.
@@ -940,7 +951,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_stage_last_figure_is_never_replaced_nor_dropped_by_a_job_message() {
+    async fn a_stage_last_figure_is_never_replaced_nor_dropped_and_goes_with_the_job_message() {
         let mut pacer = Pacer::new(20, Arc::new(AtomicU64::new(0)));
         let t0 = Instant::now();
         for current in [10, 20] {
@@ -953,11 +964,13 @@ mod tests {
         assert!(ready(&mut pacer, t0 + MS).is_empty(), "both are held");
         assert!(pacer.holds_another_stage(&figure(1, JobStatus::Uploading, 0)));
         assert!(!pacer.holds_another_stage(&figure(2, JobStatus::Uploading, 50)));
-        assert!(pacer.holds_last_figure_of(JobId(1)));
-        assert!(!pacer.holds_last_figure_of(JobId(2)));
-        // What the hub does for a job message of job 1, then one of job 2.
-        pacer.release(JobId(1), t0 + 2 * MS);
-        assert_eq!(ready(&mut pacer, t0 + 2 * MS), [(1, 100)], "early");
+        // What the hub does for a job message of each: job 1's 100 % goes with it, job
+        // 2's running figure is older than its job message and is dropped.
+        assert_eq!(
+            pacer.take_last_figure_of(JobId(1)).map(|f| f.current),
+            Some(100)
+        );
+        assert_eq!(pacer.take_last_figure_of(JobId(2)), None);
         pacer.forget(JobId(2));
         assert!(ready(&mut pacer, t0 + 100 * MS).is_empty());
     }

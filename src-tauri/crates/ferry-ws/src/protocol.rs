@@ -76,6 +76,12 @@ pub enum ServerMessage {
         job: JobView,
         /// The whole queue's figures at the same moment.
         totals: QueueTotals,
+        /// The last figures of the stage this change ended (its 100 %), when they had
+        /// not gone out on their own: a stage's end travels with the change that follows
+        /// it, one message instead of two.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        ended: Option<JobProgress>,
     },
     /// The answer to one command, matched by its `id`.
     Reply {

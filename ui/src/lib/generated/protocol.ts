@@ -473,7 +473,13 @@ job: JobView,
 /**
  * The whole queue's figures at the same moment.
  */
-totals: QueueTotals, } | { "type": "reply", 
+totals: QueueTotals, 
+/**
+ * The last figures of the stage this change ended (its 100 %), when they had
+ * not gone out on their own: a stage's end travels with the change that follows
+ * it, one message instead of two.
+ */
+ended?: JobProgress, } | { "type": "reply", 
 /**
  * Sequence number of this message.
  */
