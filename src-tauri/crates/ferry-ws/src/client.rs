@@ -11,7 +11,7 @@ use crate::protocol::{
     TOKEN_PROTOCOL_PREFIX,
 };
 use ferry_core::{JobId, JobProgress, JobStatus, JobView, QueueTotals, Snapshot};
-use futures_util::{FutureExt, SinkExt, StreamExt};
+use futures_util::{SinkExt, StreamExt};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -79,7 +79,7 @@ impl ClientState {
                     }
                 }
                 self.last_seq = *seq;
-                self.totals = totals.clone();
+                self.totals.clone_from(totals);
                 true
             }
             ServerMessage::Job {
@@ -90,7 +90,7 @@ impl ClientState {
                 }
                 self.jobs.insert(job.id, job.clone());
                 self.last_seq = *seq;
-                self.totals = totals.clone();
+                self.totals.clone_from(totals);
                 true
             }
             ServerMessage::Resume { .. }
@@ -133,6 +133,10 @@ fn stage_rank(status: JobStatus) -> u8 {
     }
 }
 
+/// Longest a read terminal event waits to be acknowledged, so that those read close
+/// together share one write; far below the server's resend timeout (10 s by default).
+const ACK_DELAY: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Terminal events remembered to drop repeats; older ones are forgotten.
 const SEEN_TERMINALS: usize = 16_384;
 
@@ -143,10 +147,13 @@ pub struct Client {
     seen_terminals: BTreeSet<u64>,
     backlog: VecDeque<ServerMessage>,
     auto_ack: bool,
-    /// Terminal events applied but not yet acknowledged: they go out together once the
-    /// client has read everything that arrived, so a burst of terminal events costs one
-    /// write to the socket rather than one each.
+    /// Terminal events applied but not yet acknowledged: they go out together, at most
+    /// [`ACK_DELAY`] after the first of them was read (or before anything else the
+    /// client sends), so a run of many short jobs costs a few writes to the socket
+    /// rather than one per job.
     unsent_acks: Vec<u64>,
+    /// When the acknowledgements waiting must go out.
+    acks_due: Option<tokio::time::Instant>,
     id_prefix: String,
     next_id: u64,
 }
@@ -180,6 +187,7 @@ impl Client {
             backlog: VecDeque::new(),
             auto_ack: true,
             unsent_acks: Vec::new(),
+            acks_due: None,
             id_prefix: format!("{:016x}", rand::random::<u64>()),
             next_id: 0,
         })
@@ -200,6 +208,7 @@ impl Client {
         // The old connection's unacknowledged events come again on the new one and
         // are acknowledged there.
         self.unsent_acks.clear();
+        self.acks_due = None;
         let resume = self.cursor();
         self.hello(resume).await
     }
@@ -237,20 +246,20 @@ impl Client {
         Ok(())
     }
 
-    /// Waits for the next server message as it arrives: no state, no dedupe. Before it
-    /// waits, it sends the acknowledgements of what it has read.
+    /// Waits for the next server message as it arrives: no state, no dedupe. While it
+    /// waits, it sends the acknowledgements of what it has read when they fall due.
     pub async fn next_message(&mut self) -> Result<ServerMessage, WsError> {
         loop {
-            let arrived = if self.unsent_acks.is_empty() {
-                None
-            } else {
-                self.socket.next().now_or_never()
-            };
-            let frame = if let Some(frame) = arrived {
-                frame
-            } else {
-                self.send_acks().await?;
-                self.socket.next().await
+            let frame = match self.acks_due {
+                None => self.socket.next().await,
+                Some(due) => {
+                    if let Ok(frame) = tokio::time::timeout_at(due, self.socket.next()).await {
+                        frame
+                    } else {
+                        self.send_acks().await?;
+                        continue;
+                    }
+                }
             };
             match frame {
                 None => return Err(WsError::Closed(None)),
@@ -283,6 +292,7 @@ impl Client {
 
     /// Sends the acknowledgements waiting, in one write.
     async fn send_acks(&mut self) -> Result<(), WsError> {
+        self.acks_due = None;
         if self.unsent_acks.is_empty() {
             return Ok(());
         }
@@ -299,6 +309,8 @@ impl Client {
             let seq = message.seq();
             if self.auto_ack {
                 self.unsent_acks.push(seq);
+                self.acks_due
+                    .get_or_insert_with(|| tokio::time::Instant::now() + ACK_DELAY);
             }
             let fresh = self.seen_terminals.insert(seq);
             if self.seen_terminals.len() > SEEN_TERMINALS {

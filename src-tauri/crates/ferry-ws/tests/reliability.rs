@@ -313,3 +313,31 @@ async fn heartbeat_closes_a_connection_that_misses_two_pongs_and_keeps_one_that_
     reader.abort();
     assert!(server.metrics().closed_slow >= 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn terminal_events_read_together_are_acknowledged_together_a_quarter_second_later() {
+    let (backend, server) = start_scripted(ServerConfig::default()).await;
+    let mut client = Client::connect(server.connection_info()).await.unwrap();
+    expect_welcome(&mut client).await;
+    let before = server.metrics().messages_in;
+    for id in 1..=5 {
+        backend.emit_job(job_view(id, "a.bin", JobStatus::Done));
+    }
+    for _ in 1..=5 {
+        assert!(next_event(&mut client).await.needs_ack());
+    }
+    // While the client waits for more, nothing goes out for 200 ms...
+    let quiet = tokio::time::timeout(Duration::from_millis(200), client.next_event()).await;
+    assert!(quiet.is_err(), "no further event was sent");
+    assert_eq!(
+        server.metrics().messages_in,
+        before,
+        "an acknowledgement went out before the delay"
+    );
+    // ... and by 300 ms all five have, and the server resends none of them.
+    let quiet = tokio::time::timeout(Duration::from_millis(100), client.next_event()).await;
+    assert!(quiet.is_err(), "no further event was sent");
+    let metrics = server.metrics();
+    assert_eq!(metrics.messages_in, before + 5);
+    assert_eq!(metrics.resent, 0);
+}
