@@ -594,7 +594,7 @@ async fn main() {
 /// what the 50 watchers cost in CPU, replaying a recorded run without the upload.
 async fn upload_comparison(files: usize, mib: usize) {
     let size = mib * 1024 * 1024;
-    let pairs: usize = env_number("BENCH_UPLOAD_PAIRS", 7);
+    let pairs: usize = env_number("BENCH_UPLOAD_PAIRS", 15);
     let mut none = Vec::new();
     let mut fifty = Vec::new();
     let mut ratios = Vec::new();
