@@ -36,6 +36,13 @@ pub(crate) fn snapshot(state: State<'_, AppState>) -> Snapshot {
     state.engine.snapshot()
 }
 
+/// Why uploads do not go to the destination the user set (an unreadable registry, a
+/// default destination that cannot be built), if they do not; the UI shows it once.
+#[tauri::command]
+pub(crate) fn startup_notice(state: State<'_, AppState>) -> Option<String> {
+    state.startup_notice.clone()
+}
+
 /// Where uploads go (the local folder, or the tus server's URL), shown in the UI.
 #[tauri::command]
 pub(crate) fn destination_dir(state: State<'_, AppState>) -> String {

@@ -3,6 +3,7 @@
 //! the Tauri-free crates `ferry-core` and `ferry-ws`.
 
 mod commands;
+mod destination;
 mod launch;
 mod logging;
 mod notifications;
@@ -85,6 +86,7 @@ pub fn run() {
             commands::connection_info,
             commands::enqueue_paths,
             commands::snapshot,
+            commands::startup_notice,
             commands::destination_dir,
             commands::app_info,
             commands::set_start_at_login,

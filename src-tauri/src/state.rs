@@ -1,13 +1,10 @@
 //! What the running app holds: the engine and the progress server.
 
+use crate::destination::{self, ChoiceError};
 use crate::settings::Settings;
-use ferry_core::resume::SqliteLedger;
-use ferry_core::secrets::{Auth, MemorySecrets, Secret};
-use ferry_core::{
-    Destination, Engine, EngineConfig, LocalFolderDestination, TusConfig, TusDestination,
-};
+use ferry_core::destinations::DestinationRegistry;
+use ferry_core::{Engine, EngineConfig};
 use ferry_ws::{Server, ServerConfig};
-use std::sync::Arc;
 use tokio::sync::Mutex;
 use tracing_appender::non_blocking::WorkerGuard;
 
@@ -21,6 +18,8 @@ pub(crate) struct AppState {
     pub(crate) connection: ferry_ws::ConnectionInfo,
     /// Where uploads go (a folder or a URL), shown in the UI.
     pub(crate) destination_label: String,
+    /// Why uploads do not go to the destination the user set, shown once at start.
+    pub(crate) startup_notice: Option<String>,
     /// The job database's folder, shown in the About view.
     pub(crate) data_dir: std::path::PathBuf,
     /// The log files' folder, shown in the About view and opened from it.
@@ -36,32 +35,8 @@ pub(crate) enum StartError {
     Engine(#[from] ferry_core::CoreError),
     #[error("the progress server could not start: {0}")]
     Server(#[from] ferry_ws::WsError),
-    #[error("the destination URL `{0}` is not a URL; fix FERRY_DESTINATION_URL")]
-    DestinationUrl(String),
-}
-
-/// The destination the settings name, and how to show it.
-fn destination(settings: &Settings) -> Result<(Arc<dyn Destination>, String), StartError> {
-    let Some(endpoint) = &settings.tus_endpoint else {
-        let folder = LocalFolderDestination::new(settings.destination_dir.clone());
-        return Ok((
-            Arc::new(folder),
-            settings.destination_dir.display().to_string(),
-        ));
-    };
-    let url =
-        url::Url::parse(endpoint).map_err(|_| StartError::DestinationUrl(endpoint.clone()))?;
-    let mut config = TusConfig::new(url);
-    let secrets = MemorySecrets::new();
-    if let Some(token) = &settings.tus_token {
-        secrets.insert("default", Secret::new(token.clone()));
-        config.auth = Auth::Bearer {
-            token: "default".into(),
-        };
-    }
-    let ledger = SqliteLedger::open(&settings.data_dir)?;
-    let tus = TusDestination::new(config, Arc::new(ledger), Arc::new(secrets))?;
-    Ok((Arc::new(tus), endpoint.clone()))
+    #[error(transparent)]
+    Destination(#[from] ChoiceError),
 }
 
 impl AppState {
@@ -69,9 +44,12 @@ impl AppState {
         settings: &Settings,
         log_guard: Option<WorkerGuard>,
     ) -> Result<Self, StartError> {
-        let (destination, destination_label) = destination(settings)?;
-        let mut engine_config = EngineConfig::new(settings.data_dir.clone(), destination);
+        let chosen = destination::choose(settings, DestinationRegistry::open_default())?;
+        let mut engine_config = EngineConfig::new(settings.data_dir.clone(), chosen.destination);
         engine_config.bandwidth_limit = settings.bandwidth_limit;
+        if let Some(concurrency) = chosen.concurrency {
+            engine_config.concurrency = concurrency;
+        }
         let engine = Engine::start(engine_config).await?;
         let mut config = ServerConfig {
             connection_file: Some(settings.connection_file.clone()),
@@ -88,7 +66,8 @@ impl AppState {
             engine,
             connection: server.connection_info().clone(),
             server: Mutex::new(Some(server)),
-            destination_label,
+            destination_label: chosen.label,
+            startup_notice: chosen.notice,
             data_dir: settings.data_dir.clone(),
             log_dir: settings.log_dir.clone(),
             _log_guard: log_guard,

@@ -2,7 +2,17 @@ import { CommandError, Connection, initialConnectionStatus, type ConnectionStatu
 import type { Command, EnqueueReport, JobId, JobView, ServerMessage } from './generated/protocol';
 import { plural } from './format';
 import { applyMessage, findJob, initialState, newlyFailed, type QueueState } from './store';
-import { connectionInfo, destinationDir, enqueuePaths, errorText, inTauri, onDragHover, pickFiles, pickFolders } from './tauri';
+import {
+  connectionInfo,
+  destinationDir,
+  enqueuePaths,
+  errorText,
+  inTauri,
+  onDragHover,
+  pickFiles,
+  pickFolders,
+  startupNotice,
+} from './tauri';
 import { SvelteSet } from 'svelte/reactivity';
 import { Toasts } from './toasts.svelte';
 
@@ -78,6 +88,15 @@ export class FerryApp {
     destinationDir().then(
       (folder) => (this.destination = folder),
       () => (this.destination = null),
+    );
+    startupNotice().then(
+      (notice) => {
+        if (notice) {
+          // Kept until dismissed: uploads are going somewhere the user did not choose.
+          this.toasts.show({ kind: 'error', title: 'Not uploading to the default destination', message: notice });
+        }
+      },
+      () => undefined,
     );
     const link = new Connection({
       getInfo: connectionInfo,

@@ -24,6 +24,11 @@ export function destinationDir(): Promise<string> {
   return invoke<string>('destination_dir');
 }
 
+/** Why uploads do not go to the destination the user set, if they do not. */
+export function startupNotice(): Promise<string | null> {
+  return invoke<string | null>('startup_notice');
+}
+
 /** Puts files and folders in the queue. */
 export function enqueuePaths(paths: string[]): Promise<EnqueueReport> {
   return invoke<EnqueueReport>('enqueue_paths', { paths });

@@ -177,14 +177,9 @@ pub(crate) fn find(
     })
 }
 
-/// The keyring for a destination with a secret; an empty store for one without, so
-/// that it works where no keyring is available.
+/// The store of a destination's secret (see [`StoredDestination::secret_store`]).
 pub(crate) fn store_for(entry: &StoredDestination) -> Result<Arc<dyn SecretStore>, String> {
-    if entry.settings.auth.needs_secret() {
-        Ok(Arc::new(KeyringSecrets::new().map_err(|e| e.to_string())?))
-    } else {
-        Ok(Arc::new(MemorySecrets::new()))
-    }
+    entry.secret_store().map_err(|e| e.to_string())
 }
 
 async fn add(registry: &mut DestinationRegistry, args: AddArgs) -> Result<u8, String> {
@@ -367,10 +362,11 @@ fn list(registry: &DestinationRegistry, json: bool) {
         } else {
             " "
         };
-        let (kind, place) = match &d.settings.target {
-            Target::Tus { url } => ("tus", url.clone()),
-            Target::LocalFolder { path } => ("folder", path.display().to_string()),
+        let kind = match &d.settings.target {
+            Target::Tus { .. } => "tus",
+            Target::LocalFolder { .. } => "folder",
         };
+        let place = d.place();
         let mut extra = Vec::new();
         if let Some(size) = d.settings.chunk_size {
             extra.push(format!("chunk {size} B"));

@@ -267,6 +267,26 @@ impl StoredDestination {
         self.settings.auth.to_auth(&self.id)
     }
 
+    /// Where its files go, for people: the folder or the server's URL.
+    pub fn place(&self) -> String {
+        match &self.settings.target {
+            Target::Tus { url } => url.clone(),
+            Target::LocalFolder { path } => path.display().to_string(),
+        }
+    }
+
+    /// Where this destination's secret is read from: the system keyring when it has
+    /// one, an empty store when it has none, so that a destination without credentials
+    /// works where no keyring is available. Fails, rather than falling back to memory,
+    /// when the secret has nowhere to be read from.
+    pub fn secret_store(&self) -> Result<Arc<dyn SecretStore>, CoreError> {
+        if self.settings.auth.needs_secret() {
+            Ok(Arc::new(crate::secrets::KeyringSecrets::new()?))
+        } else {
+            Ok(Arc::new(crate::secrets::MemorySecrets::new()))
+        }
+    }
+
     /// The tus configuration, for a tus destination.
     pub fn tus_config(&self) -> Result<Option<TusConfig>, CoreError> {
         let Target::Tus { url } = &self.settings.target else {
