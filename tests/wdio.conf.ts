@@ -67,6 +67,8 @@ export const config: WebdriverIO.Config = {
     // Not created here: the app must create its log folder itself.
     process.env.FERRY_LOG_DIR = path.join(run, 'logs', 'nested');
     process.env.FERRY_CONNECTION_FILE = path.join(run, 'connection.json');
+    // No stored destinations of the machine's user: the run's own, empty configuration.
+    process.env.FERRY_CONFIG_DIR = path.join(run, 'config');
     // Xvfb has no GPU: WebKitGTK's DMA-BUF renderer would paint stale frames there.
     process.env.WEBKIT_DISABLE_DMABUF_RENDERER = '1';
     process.env.FERRY_E2E_ARTIFACTS ??= path.join(root, 'tests', 'artifacts');
