@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand, ValueEnum};
 use ferry_core::destinations::{
-    add_destination, remove_destination, AuthKind, DestinationRegistry, DestinationSettings,
-    StoredDestination, Target,
+    add_destination, edit_destination, remove_destination, AuthKind, DestinationRegistry,
+    DestinationSettings, StoredDestination, Target,
 };
 use ferry_core::resume::MemoryLedger;
 use ferry_core::secrets::{KeyringSecrets, MemorySecrets, Secret, SecretStore};
@@ -32,6 +32,9 @@ pub(crate) struct DestinationCommand {
 enum Action {
     /// Add a destination; its secret (if any) goes to the system keyring.
     Add(AddArgs),
+    /// Change a destination: only what is given changes; its id, resume points and
+    /// secret stay unless replaced.
+    Edit(EditArgs),
     /// List the destinations (never their secrets).
     List {
         /// One JSON array on stdout instead of a table.
@@ -107,6 +110,50 @@ struct AddArgs {
     default: bool,
 }
 
+/// Arguments of `ferry destination edit`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("kind").args(["tus", "folder"])))]
+struct EditArgs {
+    /// The destination's name now.
+    name: String,
+    /// A new name (unique, no slash).
+    #[arg(long, value_name = "NEW_NAME")]
+    rename: Option<String>,
+    /// Make it a tus server at this creation endpoint.
+    #[arg(long, value_name = "URL")]
+    tus: Option<String>,
+    /// Make it this local folder.
+    #[arg(long, value_name = "DIR")]
+    folder: Option<PathBuf>,
+    /// How it authenticates now; a kind that needs a secret asks for one.
+    #[arg(long, value_enum)]
+    auth: Option<AuthChoice>,
+    /// The user name, with `--auth basic`.
+    #[arg(long)]
+    user: Option<String>,
+    /// The header's name, with `--auth header`.
+    #[arg(long)]
+    header_name: Option<String>,
+    /// Ask for a new secret (token, password or header value) for the same kind.
+    #[arg(long)]
+    new_secret: bool,
+    /// Read the secret from standard input without a prompt.
+    #[arg(long)]
+    secret_stdin: bool,
+    /// Bytes per request.
+    #[arg(long, value_parser = parse_size)]
+    chunk_size: Option<u64>,
+    /// Files uploading at once.
+    #[arg(long)]
+    concurrency: Option<usize>,
+    /// Upload rate cap of this destination, per second.
+    #[arg(long, value_parser = parse_size)]
+    limit_rate: Option<u64>,
+    /// Make it the default destination.
+    #[arg(long)]
+    default: bool,
+}
+
 /// Runs the command; returns the exit code.
 pub(crate) async fn run(command: DestinationCommand) -> u8 {
     match execute(command.action).await {
@@ -122,6 +169,7 @@ async fn execute(action: Action) -> Result<u8, String> {
     let mut registry = DestinationRegistry::open_default().map_err(|e| e.to_string())?;
     match action {
         Action::Add(args) => add(&mut registry, args).await,
+        Action::Edit(args) => edit(&mut registry, args).await,
         Action::List { json } => {
             list(&registry, json);
             Ok(EXIT_OK)
@@ -191,25 +239,7 @@ async fn add(registry: &mut DestinationRegistry, args: AddArgs) -> Result<u8, St
         },
         _ => return Err("give either --tus URL or --folder DIR".into()),
     };
-    let auth = match args.auth {
-        AuthChoice::None => AuthKind::None,
-        AuthChoice::Bearer => AuthKind::Bearer,
-        AuthChoice::Basic => AuthKind::Basic {
-            user: args.user.clone().ok_or("--auth basic needs --user NAME")?,
-        },
-        AuthChoice::Header => AuthKind::Header {
-            name: args
-                .header_name
-                .clone()
-                .ok_or("--auth header needs --header-name NAME")?,
-        },
-    };
-    if args.auth != AuthChoice::Basic && args.user.is_some() {
-        return Err("--user goes with --auth basic".into());
-    }
-    if args.auth != AuthChoice::Header && args.header_name.is_some() {
-        return Err("--header-name goes with --auth header".into());
-    }
+    let auth = auth_kind(args.auth, args.user.as_deref(), args.header_name.as_deref())?;
     let settings = DestinationSettings {
         name: args.name.clone(),
         target,
@@ -223,12 +253,13 @@ async fn add(registry: &mut DestinationRegistry, args: AddArgs) -> Result<u8, St
     let (secret, secrets): (Option<Secret>, Arc<dyn SecretStore>) = if settings.auth.needs_secret()
     {
         let store = KeyringSecrets::new().map_err(|e| e.to_string())?;
-        let what = match args.auth {
-            AuthChoice::Basic => "Password",
-            AuthChoice::Header => "Header value",
-            _ => "Token",
-        };
-        (Some(read_secret(what, args.secret_stdin)?), Arc::new(store))
+        (
+            Some(read_secret(
+                secret_prompt(&settings.auth),
+                args.secret_stdin,
+            )?),
+            Arc::new(store),
+        )
     } else {
         if args.secret_stdin {
             return Err("--secret-stdin goes with --auth bearer, basic or header".into());
@@ -262,6 +293,125 @@ async fn add(registry: &mut DestinationRegistry, args: AddArgs) -> Result<u8, St
 /// Reads a secret from standard input: all of it with `--secret-stdin` (one trailing
 /// line break removed), otherwise one line, after a prompt that does not echo when
 /// standard input is a terminal.
+/// The authentication `choice` names, with its user or header name.
+fn auth_kind(
+    choice: AuthChoice,
+    user: Option<&str>,
+    header_name: Option<&str>,
+) -> Result<AuthKind, String> {
+    if choice != AuthChoice::Basic && user.is_some() {
+        return Err("--user goes with --auth basic".into());
+    }
+    if choice != AuthChoice::Header && header_name.is_some() {
+        return Err("--header-name goes with --auth header".into());
+    }
+    Ok(match choice {
+        AuthChoice::None => AuthKind::None,
+        AuthChoice::Bearer => AuthKind::Bearer,
+        AuthChoice::Basic => AuthKind::Basic {
+            user: user.ok_or("--auth basic needs --user NAME")?.to_owned(),
+        },
+        AuthChoice::Header => AuthKind::Header {
+            name: header_name
+                .ok_or("--auth header needs --header-name NAME")?
+                .to_owned(),
+        },
+    })
+}
+
+/// What the secret of `auth` is called at the prompt.
+fn secret_prompt(auth: &AuthKind) -> &'static str {
+    match auth {
+        AuthKind::Basic { .. } => "Password",
+        AuthKind::Header { .. } => "Header value",
+        AuthKind::None | AuthKind::Bearer => "Token",
+    }
+}
+
+async fn edit(registry: &mut DestinationRegistry, args: EditArgs) -> Result<u8, String> {
+    let entry = find(registry, &args.name)?;
+    let mut settings = entry.settings.clone();
+    if let Some(name) = &args.rename {
+        settings.name.clone_from(name);
+    }
+    if let Some(url) = &args.tus {
+        settings.target = Target::Tus { url: url.clone() };
+    }
+    if let Some(folder) = &args.folder {
+        settings.target = Target::LocalFolder {
+            path: std::path::absolute(folder)
+                .map_err(|e| format!("cannot use the folder {}: {e}", folder.display()))?,
+        };
+    }
+    match args.auth {
+        Some(choice) => {
+            settings.auth = auth_kind(choice, args.user.as_deref(), args.header_name.as_deref())?;
+        }
+        None if args.user.is_some() || args.header_name.is_some() => {
+            return Err("--user and --header-name go with --auth".into());
+        }
+        None => {}
+    }
+    if args.chunk_size.is_some() {
+        settings.chunk_size = args.chunk_size;
+    }
+    if args.concurrency.is_some() {
+        settings.concurrency = args.concurrency;
+    }
+    if args.limit_rate.is_some() {
+        settings.bandwidth_limit = args.limit_rate;
+    }
+    settings.validate()?;
+    // Another kind of authentication means another kind of secret.
+    let kind_changed =
+        std::mem::discriminant(&settings.auth) != std::mem::discriminant(&entry.settings.auth);
+    let wants_secret = settings.auth.needs_secret() && (kind_changed || args.new_secret);
+    if args.new_secret && !settings.auth.needs_secret() {
+        return Err(format!(
+            "`{}` has no authentication, so it has no secret to replace",
+            settings.name
+        ));
+    }
+    if args.secret_stdin && !wants_secret {
+        return Err(
+            "--secret-stdin goes with --new-secret or a new --auth that needs a secret".into(),
+        );
+    }
+    let secrets: Arc<dyn SecretStore> =
+        if settings.auth.needs_secret() || entry.settings.auth.needs_secret() {
+            Arc::new(KeyringSecrets::new().map_err(|e| e.to_string())?)
+        } else {
+            Arc::new(MemorySecrets::new())
+        };
+    let secret = if wants_secret {
+        Some(read_secret(
+            secret_prompt(&settings.auth),
+            args.secret_stdin,
+        )?)
+    } else {
+        None
+    };
+    let replaced = secret.is_some();
+    let stored = edit_destination(registry, &entry.id, settings, secret, secrets.as_ref())
+        .await
+        .map_err(|e| e.to_string())?;
+    if args.default {
+        registry
+            .set_default(Some(&stored.id))
+            .map_err(|e| e.to_string())?;
+    }
+    eprintln!(
+        "Changed the destination `{}`{}.",
+        stored.settings.name,
+        if replaced {
+            ", its new secret in the system keyring"
+        } else {
+            ""
+        }
+    );
+    Ok(EXIT_OK)
+}
+
 fn read_secret(what: &str, no_prompt: bool) -> Result<Secret, String> {
     let stdin = std::io::stdin();
     let mut text = String::new();

@@ -195,6 +195,96 @@ async fn without_a_keyring_destinations_without_secrets_work() {
 }
 
 #[test]
+fn an_edit_changes_only_what_is_given_keeps_the_id_and_refuses_what_it_cannot_keep() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tmp.path();
+    let added = run(ferry(
+        tmp,
+        false,
+        &[
+            "destination",
+            "add",
+            "studio",
+            "--tus",
+            "http://127.0.0.1:9/files/",
+        ],
+    ));
+    assert_eq!(added.status.code(), Some(0), "{}", text(&added));
+    let list = |tmp: &Path| -> serde_json::Value {
+        let listed = run(ferry(tmp, false, &["destination", "list", "--json"]));
+        serde_json::from_slice(&listed.stdout).unwrap()
+    };
+    let before = list(tmp);
+
+    let edited = run(ferry(
+        tmp,
+        false,
+        &[
+            "destination",
+            "edit",
+            "studio",
+            "--rename",
+            "studio-b",
+            "--chunk-size",
+            "6MiB",
+            "--concurrency",
+            "2",
+        ],
+    ));
+    assert_eq!(edited.status.code(), Some(0), "{}", text(&edited));
+    assert!(text(&edited).contains("Changed the destination `studio-b`"));
+    let after = list(tmp);
+    assert_eq!(after[0]["id"], before[0]["id"], "the id stays");
+    assert_eq!(after[0]["name"], "studio-b");
+    assert_eq!(after[0]["target"], before[0]["target"], "the address stays");
+    assert_eq!(after[0]["chunk_size"], 6 * 1024 * 1024);
+    assert_eq!(after[0]["concurrency"], 2);
+
+    // Authentication that needs the keyring is refused while it is unreachable, and
+    // nothing changes.
+    let refused = run_with_stdin(
+        ferry(
+            tmp,
+            false,
+            &[
+                "destination",
+                "edit",
+                "studio-b",
+                "--auth",
+                "bearer",
+                "--secret-stdin",
+            ],
+        ),
+        "tok-9\n",
+    );
+    assert_ne!(refused.status.code(), Some(0));
+    assert!(text(&refused).contains("keyring"), "{}", text(&refused));
+    assert_eq!(list(tmp), after);
+
+    // An unknown name lists the names there are; a secret for no authentication is
+    // refused.
+    let unknown = run(ferry(
+        tmp,
+        false,
+        &["destination", "edit", "studo", "--concurrency", "1"],
+    ));
+    assert_ne!(unknown.status.code(), Some(0));
+    assert!(text(&unknown).contains("studio-b"), "{}", text(&unknown));
+    let no_secret = run(ferry(
+        tmp,
+        false,
+        &["destination", "edit", "studio-b", "--new-secret"],
+    ));
+    assert_ne!(no_secret.status.code(), Some(0));
+    assert!(
+        text(&no_secret).contains("no secret to replace"),
+        "{}",
+        text(&no_secret)
+    );
+    assert_eq!(list(tmp), after);
+}
+
+#[test]
 fn a_mistyped_name_is_an_error_listing_the_names() {
     let tmp = tempfile::tempdir().unwrap();
     let tmp = tmp.path();

@@ -663,6 +663,56 @@ pub async fn add_destination(
     }
 }
 
+/// Changes a destination's settings (its id stays), and its secret: `secret` replaces
+/// the stored one; a destination that stops authenticating has its secret deleted. A new
+/// secret is stored before the settings that need it are saved, and one no longer
+/// needed is deleted after, so the saved settings never ask for a secret that is not
+/// there. Everything that can be checked is checked before anything is written.
+pub async fn edit_destination(
+    registry: &mut DestinationRegistry,
+    id: &str,
+    settings: DestinationSettings,
+    secret: Option<Secret>,
+    secrets: &dyn SecretStore,
+) -> Result<StoredDestination, CoreError> {
+    settings.validate().map_err(CoreError::InvalidDestination)?;
+    registry.reload()?;
+    let before = registry.get(id).ok_or_else(|| unknown(id))?.clone();
+    registry.check_name_free(&settings.name, Some(id))?;
+    let had_secret = before.settings.auth.needs_secret();
+    let needs_secret = settings.auth.needs_secret();
+    match (&secret, needs_secret) {
+        (Some(_), false) => {
+            return Err(CoreError::InvalidDestination(format!(
+                "`{}` has no authentication, so it takes no secret",
+                settings.name
+            )))
+        }
+        (None, true) if !had_secret => {
+            return Err(CoreError::InvalidDestination(format!(
+                "`{}` now authenticates with {}, so it needs a secret",
+                settings.name,
+                settings.auth.label()
+            )))
+        }
+        (Some(secret), true) if secret.expose().is_empty() => {
+            return Err(CoreError::InvalidDestination(format!(
+                "the secret of `{}` is empty",
+                settings.name
+            )))
+        }
+        _ => {}
+    }
+    if let Some(secret) = &secret {
+        secrets.set(id, secret).await?;
+    }
+    let stored = registry.edit(id, settings)?;
+    if had_secret && !needs_secret {
+        secrets.delete(id).await?;
+    }
+    Ok(stored)
+}
+
 /// Removes a destination and its secret. The secret is deleted first: when the store
 /// cannot be reached the destination stays, so its secret is never left behind
 /// unnamed.

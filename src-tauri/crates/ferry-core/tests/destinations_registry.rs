@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ferry_core::destinations::{
-    add_destination, remove_destination, AuthKind, DestinationRegistry, DestinationSettings,
-    Target, REGISTRY_FILE,
+    add_destination, edit_destination, remove_destination, AuthKind, DestinationRegistry,
+    DestinationSettings, Target, REGISTRY_FILE,
 };
 use ferry_core::secrets::{MemorySecrets, Secret, SecretStore};
 use ferry_core::CoreError;
@@ -326,4 +326,106 @@ fn stored_entries_build_their_destination() {
         .unwrap()
         .resumable());
     assert!(local.build_tus(ledger, secrets).is_err());
+}
+
+#[tokio::test]
+async fn an_edit_keeps_the_id_and_replaces_deletes_or_keeps_the_secret_as_the_settings_need() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MemorySecrets::new();
+    let mut registry = DestinationRegistry::open(dir.path()).unwrap();
+    let open = add_destination(&mut registry, tus("studio"), None, &store)
+        .await
+        .unwrap();
+
+    // Turning authentication on needs a secret, which goes to the store first.
+    let mut bearer = tus("studio");
+    bearer.auth = AuthKind::Bearer;
+    let err = edit_destination(&mut registry, &open.id, bearer.clone(), None, &store)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("needs a secret"), "{err}");
+    let edited = edit_destination(
+        &mut registry,
+        &open.id,
+        bearer.clone(),
+        Some(Secret::new("tok-1")),
+        &store,
+    )
+    .await
+    .unwrap();
+    assert_eq!(edited.id, open.id);
+    assert_eq!(
+        store.get(&open.id).await.unwrap().unwrap().expose(),
+        "tok-1"
+    );
+
+    // A rename and a new chunk size keep the secret; a new secret replaces it.
+    let mut renamed = bearer.clone();
+    renamed.name = "studio-b".into();
+    renamed.chunk_size = Some(6 * 1024 * 1024);
+    edit_destination(&mut registry, &open.id, renamed.clone(), None, &store)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get(&open.id).await.unwrap().unwrap().expose(),
+        "tok-1"
+    );
+    edit_destination(
+        &mut registry,
+        &open.id,
+        renamed.clone(),
+        Some(Secret::new("tok-2")),
+        &store,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        store.get(&open.id).await.unwrap().unwrap().expose(),
+        "tok-2"
+    );
+    let reopened = DestinationRegistry::open(dir.path()).unwrap();
+    assert_eq!(reopened.get(&open.id).unwrap().settings, renamed);
+    let file = std::fs::read_to_string(reopened.path()).unwrap();
+    assert!(!file.contains("tok-"), "{file}");
+
+    // Turning authentication off deletes the secret; a secret then is refused.
+    let mut plain = renamed.clone();
+    plain.auth = AuthKind::None;
+    let err = edit_destination(
+        &mut registry,
+        &open.id,
+        plain.clone(),
+        Some(Secret::new("x")),
+        &store,
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("takes no secret"), "{err}");
+    edit_destination(&mut registry, &open.id, plain, None, &store)
+        .await
+        .unwrap();
+    assert!(store.get(&open.id).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn an_edit_to_a_name_in_use_or_of_an_unknown_destination_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MemorySecrets::new();
+    let mut registry = DestinationRegistry::open(dir.path()).unwrap();
+    let first = add_destination(&mut registry, tus("one"), None, &store)
+        .await
+        .unwrap();
+    add_destination(&mut registry, tus("two"), None, &store)
+        .await
+        .unwrap();
+    let before = std::fs::read_to_string(registry.path()).unwrap();
+    let err = edit_destination(&mut registry, &first.id, tus("two"), None, &store)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("two"), "{err}");
+    let err = edit_destination(&mut registry, "no-such-id", tus("three"), None, &store)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no-such-id"), "{err}");
+    assert_eq!(std::fs::read_to_string(registry.path()).unwrap(), before);
 }
