@@ -431,6 +431,35 @@ async fn a_stored_destination_uploads_with_its_keyring_token() {
         b"authenticated"
     );
 
+    // `edit --new-secret` replaces the token in the keyring: a wrong one is refused by
+    // the server, the right one accepted again.
+    let edit_token = |token: &str| {
+        run_with_stdin(
+            ferry(
+                tmp,
+                true,
+                &[
+                    "destination",
+                    "edit",
+                    "vault",
+                    "--new-secret",
+                    "--secret-stdin",
+                ],
+            ),
+            &format!("{token}\n"),
+        )
+    };
+    let edited = edit_token("wrong-token");
+    assert_eq!(edited.status.code(), Some(0), "{}", text(&edited));
+    assert_eq!(secret_tool_lookup(&id).as_deref(), Some("wrong-token"));
+    let tested = run(ferry(tmp, true, &["destination", "test", "vault"]));
+    assert_eq!(tested.status.code(), Some(1), "{}", text(&tested));
+    assert!(text(&tested).contains("401"), "{}", text(&tested));
+    let edited = edit_token(SECRET);
+    assert_eq!(edited.status.code(), Some(0), "{}", text(&edited));
+    let tested = run(ferry(tmp, true, &["destination", "test", "vault"]));
+    assert_eq!(tested.status.code(), Some(0), "{}", text(&tested));
+
     let removed = run(ferry(tmp, true, &["destination", "remove", "vault"]));
     assert_eq!(removed.status.code(), Some(0), "{}", text(&removed));
     assert_eq!(secret_tool_lookup(&id), None, "the keyring entry is gone");
