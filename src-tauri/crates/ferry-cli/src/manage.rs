@@ -92,11 +92,18 @@ struct AddArgs {
     /// The header's name, with `--auth header` (`X-Api-Key`).
     #[arg(long)]
     header_name: Option<String>,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+/// What `add` and `edit` both take.
+#[derive(Debug, Args)]
+struct CommonArgs {
     /// Read the secret from standard input without a prompt (for scripts:
     /// `pass show tus | ferry destination add ... --secret-stdin`).
     #[arg(long)]
     secret_stdin: bool,
-    /// Bytes per request (`8MiB` by default).
+    /// Bytes per request (`8MiB` when never set).
     #[arg(long, value_parser = parse_size)]
     chunk_size: Option<u64>,
     /// Files uploading at once.
@@ -137,21 +144,8 @@ struct EditArgs {
     /// Ask for a new secret (token, password or header value) for the same kind.
     #[arg(long)]
     new_secret: bool,
-    /// Read the secret from standard input without a prompt.
-    #[arg(long)]
-    secret_stdin: bool,
-    /// Bytes per request.
-    #[arg(long, value_parser = parse_size)]
-    chunk_size: Option<u64>,
-    /// Files uploading at once.
-    #[arg(long)]
-    concurrency: Option<usize>,
-    /// Upload rate cap of this destination, per second.
-    #[arg(long, value_parser = parse_size)]
-    limit_rate: Option<u64>,
-    /// Make it the default destination.
-    #[arg(long)]
-    default: bool,
+    #[command(flatten)]
+    common: CommonArgs,
 }
 
 /// Runs the command; returns the exit code.
@@ -244,9 +238,9 @@ async fn add(registry: &mut DestinationRegistry, args: AddArgs) -> Result<u8, St
         name: args.name.clone(),
         target,
         auth,
-        chunk_size: args.chunk_size,
-        concurrency: args.concurrency,
-        bandwidth_limit: args.limit_rate,
+        chunk_size: args.common.chunk_size,
+        concurrency: args.common.concurrency,
+        bandwidth_limit: args.common.limit_rate,
     };
     // Everything that can be checked without the secret is checked before asking for it.
     settings.validate()?;
@@ -256,12 +250,12 @@ async fn add(registry: &mut DestinationRegistry, args: AddArgs) -> Result<u8, St
         (
             Some(read_secret(
                 secret_prompt(&settings.auth),
-                args.secret_stdin,
+                args.common.secret_stdin,
             )?),
             Arc::new(store),
         )
     } else {
-        if args.secret_stdin {
+        if args.common.secret_stdin {
             return Err("--secret-stdin goes with --auth bearer, basic or header".into());
         }
         (None, Arc::new(MemorySecrets::new()))
@@ -269,7 +263,7 @@ async fn add(registry: &mut DestinationRegistry, args: AddArgs) -> Result<u8, St
     let stored = add_destination(registry, settings, secret, secrets.as_ref())
         .await
         .map_err(|e| e.to_string())?;
-    if args.default {
+    if args.common.default {
         registry
             .set_default(Some(&stored.id))
             .map_err(|e| e.to_string())?;
@@ -352,14 +346,14 @@ async fn edit(registry: &mut DestinationRegistry, args: EditArgs) -> Result<u8, 
         }
         None => {}
     }
-    if args.chunk_size.is_some() {
-        settings.chunk_size = args.chunk_size;
+    if args.common.chunk_size.is_some() {
+        settings.chunk_size = args.common.chunk_size;
     }
-    if args.concurrency.is_some() {
-        settings.concurrency = args.concurrency;
+    if args.common.concurrency.is_some() {
+        settings.concurrency = args.common.concurrency;
     }
-    if args.limit_rate.is_some() {
-        settings.bandwidth_limit = args.limit_rate;
+    if args.common.limit_rate.is_some() {
+        settings.bandwidth_limit = args.common.limit_rate;
     }
     settings.validate()?;
     // Another kind of authentication means another kind of secret.
@@ -372,7 +366,7 @@ async fn edit(registry: &mut DestinationRegistry, args: EditArgs) -> Result<u8, 
             settings.name
         ));
     }
-    if args.secret_stdin && !wants_secret {
+    if args.common.secret_stdin && !wants_secret {
         return Err(
             "--secret-stdin goes with --new-secret or a new --auth that needs a secret".into(),
         );
@@ -386,7 +380,7 @@ async fn edit(registry: &mut DestinationRegistry, args: EditArgs) -> Result<u8, 
     let secret = if wants_secret {
         Some(read_secret(
             secret_prompt(&settings.auth),
-            args.secret_stdin,
+            args.common.secret_stdin,
         )?)
     } else {
         None
@@ -395,7 +389,7 @@ async fn edit(registry: &mut DestinationRegistry, args: EditArgs) -> Result<u8, 
     let stored = edit_destination(registry, &entry.id, settings, secret, secrets.as_ref())
         .await
         .map_err(|e| e.to_string())?;
-    if args.default {
+    if args.common.default {
         registry
             .set_default(Some(&stored.id))
             .map_err(|e| e.to_string())?;
