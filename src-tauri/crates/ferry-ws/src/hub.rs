@@ -308,7 +308,7 @@ impl Hub {
                             }
                             Err(Missed::Closed) => {
                                 self.publish_due(&mut pacer, &mut waker, Instant::now());
-                                self.wake_clients();
+                                self.wake_clients(self.current_seq());
                                 return;
                             }
                             Err(Missed::Empty) => break,
@@ -324,8 +324,9 @@ impl Hub {
                     self.publish_due(&mut pacer, &mut waker, Instant::now());
                 }
                 () = tokio::time::sleep_until(wake_at.unwrap_or_else(far)), if wake_at.is_some() => {
-                    waker.woken(self.current_seq(), Instant::now());
-                    self.wake_clients();
+                    let seq = self.current_seq();
+                    waker.woken(seq, Instant::now());
+                    self.wake_clients(seq);
                 }
             }
         }
@@ -431,19 +432,16 @@ impl Hub {
     /// published since they were last woken.
     fn publish_due(&self, pacer: &mut Pacer, waker: &mut Waker, now: Instant) {
         pacer.release_due(now);
-        if self.publish_ready(pacer) {
-            waker.running_figure();
-        }
+        let running = self.publish_ready(pacer);
         let seq = self.current_seq();
-        if waker.published(seq, now) {
-            self.wake_clients();
+        if waker.published(seq, running, now) {
+            self.wake_clients(seq);
         }
     }
 
-    /// Wakes every client to send what it has not sent yet; nobody watching is fine.
-    /// Never waits.
-    fn wake_clients(&self) {
-        let seq = self.current_seq();
+    /// Wakes every client to send what it has not sent up to `seq`; nobody watching is
+    /// fine. Never waits.
+    fn wake_clients(&self, seq: u64) {
         self.feed.latest.send_if_modified(|latest| {
             let changed = *latest != seq;
             *latest = seq;
@@ -542,8 +540,6 @@ struct Waker {
     last: Option<Instant>,
     /// The `seq` they were last woken for.
     woken_for: u64,
-    /// A running stage's figure was published since the last wake-up.
-    running: bool,
     /// When the messages published since the last wake-up go out, if they wait.
     held_until: Option<Instant>,
 }
@@ -557,24 +553,19 @@ impl Waker {
             },
             last: None,
             woken_for: 0,
-            running: false,
             held_until: None,
         }
     }
 
-    /// Notes that a running stage's figure was published: the next wake-up is now.
-    fn running_figure(&mut self) {
-        self.running = true;
-    }
-
-    /// Takes the newest published `seq`: true when the clients are to be woken now;
-    /// otherwise [`Waker::held_until`] says when.
-    fn published(&mut self, seq: u64, now: Instant) -> bool {
+    /// Takes the newest published `seq`, and whether a running stage's figure is among
+    /// what was just published: true when the clients are to be woken now; otherwise
+    /// [`Waker::held_until`] says when.
+    fn published(&mut self, seq: u64, running_figure: bool, now: Instant) -> bool {
         if seq == self.woken_for {
             return false;
         }
         let slot = self.last.map(|last| last + self.spacing);
-        if self.running || slot.is_none_or(|slot| slot <= now) {
+        if running_figure || slot.is_none_or(|slot| slot <= now) {
             self.woken(seq, now);
             return true;
         }
@@ -586,7 +577,6 @@ impl Waker {
     fn woken(&mut self, seq: u64, now: Instant) {
         self.woken_for = seq;
         self.last = Some(now);
-        self.running = false;
         self.held_until = None;
     }
 }
