@@ -507,10 +507,8 @@ async fn open(url: &str, handshake: &Handshake) -> Result<WebSocketStream<TcpStr
         .await
         .map_err(|e| WsError::Connection(e.into()))?;
     let _ = stream.set_nodelay(true);
-    let config = WebSocketConfig::default()
-        .read_buffer_size(16 * 1024)
-        .write_buffer_size(0);
-    match tokio_tungstenite::client_async_with_config(request, stream, Some(config)).await {
+    match tokio_tungstenite::client_async_with_config(request, stream, Some(socket_config())).await
+    {
         Ok((socket, _)) => Ok(socket),
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(WsError::Refused {
             status: response.status().as_u16(),
@@ -524,6 +522,16 @@ async fn open(url: &str, handshake: &Handshake) -> Result<WebSocketStream<TcpStr
     }
 }
 
+/// The client's socket settings. Frames are buffered until a flush (every send flushes),
+/// so the acknowledgements fed one by one in [`Client::send_acks`] reach the server in
+/// one write: with no write buffer, each would be a write of its own, and each write
+/// costs the server a wake-up and a read.
+fn socket_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(16 * 1024)
+        .write_buffer_size(16 * 1024)
+}
+
 fn header_value(value: &str) -> Result<HeaderValue, WsError> {
     HeaderValue::from_str(value).map_err(|e| {
         WsError::Connection(tokio_tungstenite::tungstenite::Error::HttpFormat(e.into()))
@@ -533,6 +541,39 @@ fn header_value(value: &str) -> Result<HeaderValue, WsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn acknowledgements_fed_together_reach_the_socket_in_one_write_at_the_flush() {
+        use futures_util::FutureExt as _;
+        use tokio::io::AsyncReadExt as _;
+        let (near, mut far) = tokio::io::duplex(64 * 1024);
+        let mut socket = WebSocketStream::from_raw_socket(
+            near,
+            tokio_tungstenite::tungstenite::protocol::Role::Client,
+            Some(socket_config()),
+        )
+        .await;
+        for seq in 1..=3 {
+            let ack = serde_json::to_string(&ClientMessage::Ack { seq }).unwrap();
+            socket.feed(Message::text(ack)).await.unwrap();
+        }
+        let mut buffer = vec![0; 4096];
+        assert!(
+            far.read(&mut buffer).now_or_never().is_none(),
+            "an acknowledgement was written before the flush"
+        );
+        socket.flush().await.unwrap();
+        let read = far.read(&mut buffer).await.unwrap();
+        // Three masked frames of a 2-byte header, a 4-byte mask and the JSON each.
+        let frames: usize = (1..=3)
+            .map(|seq| {
+                6 + serde_json::to_string(&ClientMessage::Ack { seq })
+                    .unwrap()
+                    .len()
+            })
+            .sum();
+        assert_eq!(read, frames, "the three frames did not go out together");
+    }
 
     #[test]
     fn progress_and_job_messages_read_the_same_through_the_fast_path_as_through_the_enum() {
