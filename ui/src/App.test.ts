@@ -3,7 +3,7 @@ import { flushSync, mount, unmount } from 'svelte';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import App from './App.svelte';
 import { FerryApp } from './lib/app.svelte';
-import { job, jobMessage, progress, progressMessage, totals, welcome } from './lib/testing/fixtures';
+import { change, changeMessage, job, jobMessage, progress, progressMessage, totals, totalsMessage, welcome } from './lib/testing/fixtures';
 
 let component: ReturnType<typeof mount> | null = null;
 
@@ -62,7 +62,7 @@ describe('App', () => {
     expect(query('empty-state')?.textContent).toContain('Drop files or folders here, or use Add files / Add folder');
     expect(query('overall-progress')?.textContent).toBe('No files in the queue');
 
-    app.receive(jobMessage(2, job(1, { name: 'report.pdf', status: 'hashing' }), totals({ jobs: 1, active: 1, bytes_total: 1_000_000 })));
+    app.receive(jobMessage(2, job(1, { name: 'report.pdf', status: 'hashing' })));
     app.receive(
       progressMessage(
         3,
@@ -78,9 +78,11 @@ describe('App', () => {
     expect(rows[0]?.querySelector('[role="progressbar"]')?.getAttribute('aria-valuenow')).toBe('50');
     expect(query('overall-progress')?.textContent).toBe('0 of 1 file · 0 B of 1.0 MB');
 
-    app.receive(jobMessage(4, job(1, { name: 'report.pdf', status: 'failed', error: 'Connection refused' }), totals({ jobs: 1, failed: 1 })));
+    app.receive(changeMessage(4, change(1, { status: 'failed', error: 'Connection refused' })));
+    app.receive(totalsMessage(5, totals({ jobs: 1, failed: 1, bytes_total: 1_000_000 })));
     flushSync();
     expect(rows[0]?.dataset.status).toBe('failed');
+    expect(query('overall-progress')?.textContent).toContain('1 failed');
     const toast = query('toast');
     expect(toast?.dataset.kind).toBe('error');
     expect(toast?.textContent).toContain('Upload failed: report.pdf');

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Connection, describeClose, type ConnectionStatus, type ResumePoint, type SocketLike } from './connection';
 import type { ServerMessage } from './generated/protocol';
-import { job, jobMessage, welcome } from './testing/fixtures';
+import { change, changeMessage, job, jobMessage, progress, totals, totalsMessage, welcome } from './testing/fixtures';
 
 class FakeSocket implements SocketLike {
   readyState = 0;
@@ -133,6 +133,58 @@ describe('Connection', () => {
       { type: 'ack', seq: 4 },
       { type: 'ack', seq: 3 },
     ]);
+  });
+
+  it('acknowledges every change that ended a job, repeats included, and nothing else', async () => {
+    const h = harness();
+    h.connection.start();
+    await vi.advanceTimersByTimeAsync(0);
+    h.latest().open();
+    h.latest().receive(welcome(1, 'e', [job(1), job(2), job(3)]));
+    h.latest().receive(changeMessage(2, change(1, { status: 'uploading' })));
+    h.latest().receive(changeMessage(3, change(1, { status: 'done', remote: '/uploads/file-1.bin' })));
+    h.latest().receive(changeMessage(4, change(2, { status: 'failed', error: 'disk full' })));
+    h.latest().receive(changeMessage(5, change(3, { status: 'paused' })));
+    h.latest().receive(totalsMessage(6, totals({ jobs: 3, done: 1, failed: 1, paused: 1 })));
+    h.latest().receive(changeMessage(7, change(3, { status: 'cancelled' })));
+    h.latest().receive(changeMessage(3, change(1, { status: 'done', remote: '/uploads/file-1.bin' })));
+    const acks = h.latest().sent.map((text) => JSON.parse(text) as { type: string; seq?: number }).filter((m) => m.type === 'ack');
+    expect(acks).toEqual([
+      { type: 'ack', seq: 3 },
+      { type: 'ack', seq: 4 },
+      { type: 'ack', seq: 7 },
+      { type: 'ack', seq: 3 },
+    ]);
+    expect(h.messages).toHaveLength(8);
+  });
+
+  it('passes job, change and totals messages on, and drops malformed ones', async () => {
+    const h = harness();
+    h.connection.start();
+    await vi.advanceTimersByTimeAsync(0);
+    h.latest().open();
+    h.latest().receive(welcome(1, 'e', [job(1)]));
+    // A job message no longer carries the totals.
+    h.latest().receive({ type: 'job', seq: 2, job: job(2) });
+    h.latest().receive({ type: 'change', seq: 3, job: change(1, { status: 'hashing', note: 'Slow disk' }) });
+    h.latest().receive({ type: 'totals', seq: 4, totals: totals({ jobs: 2 }) });
+    const invalid: unknown[] = [
+      { type: 'job', seq: 5 },
+      { type: 'job', seq: 5, job: null },
+      { type: 'change', seq: 5 },
+      { type: 'change', seq: 5, job: null },
+      { type: 'change', seq: 5, job: { status: 'done', progress: progress(1) } },
+      { type: 'change', seq: 5, job: { id: 1, progress: progress(1) } },
+      { type: 'change', seq: 5, job: { id: 1, status: 'done' } },
+      { type: 'change', job: change(1) },
+      { type: 'totals', seq: 5 },
+      { type: 'totals', seq: 5, totals: null },
+      { type: 'totals', totals: totals() },
+    ];
+    for (const message of invalid) h.latest().receive(message);
+    expect(h.messages.map((m) => m.type)).toEqual(['welcome', 'job', 'change', 'totals']);
+    // A change that could not be read is not acknowledged either.
+    expect(h.latest().sent.map((text) => JSON.parse(text) as { type: string }).filter((m) => m.type === 'ack')).toEqual([]);
   });
 
   it('passes a resume on, as a message that keeps the state', async () => {

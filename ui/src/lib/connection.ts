@@ -109,6 +109,18 @@ export function describeClose(code: number, reason: string): string {
   return `${words} (code ${code})`;
 }
 
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
+/**
+ * A change is merged into a job the window holds, so it must name the job and bring the
+ * status and figures every change carries; the other fields are optional.
+ */
+function isJobChange(value: unknown): boolean {
+  return isObject(value) && typeof value.id === 'number' && typeof value.status === 'string' && isObject(value.progress);
+}
+
 function isServerMessage(value: unknown): value is ServerMessage {
   if (typeof value !== 'object' || value === null) return false;
   const candidate = value as { type?: unknown; seq?: unknown };
@@ -123,7 +135,11 @@ function isServerMessage(value: unknown): value is ServerMessage {
     case 'progress':
       return Array.isArray((value as { progress?: unknown }).progress) && typeof (value as { totals?: unknown }).totals === 'object';
     case 'job':
-      return typeof (value as { job?: unknown }).job === 'object' && typeof (value as { totals?: unknown }).totals === 'object';
+      return isObject((value as { job?: unknown }).job);
+    case 'change':
+      return isJobChange((value as { job?: unknown }).job);
+    case 'totals':
+      return isObject((value as { totals?: unknown }).totals);
     case 'reply':
       return typeof (value as { id?: unknown }).id === 'string';
     case 'error':
@@ -304,9 +320,10 @@ export class Connection {
       else pending.reject(new CommandError('command_failed', 'Ferry answered the command without a result.'));
       return;
     }
-    if (parsed.type === 'job' && TERMINAL.has(parsed.job.status)) {
-      // A job that ended must be acknowledged, or the engine sends it again; a repeat
-      // carries the same seq and the store applies it once.
+    if ((parsed.type === 'job' || parsed.type === 'change') && TERMINAL.has(parsed.job.status)) {
+      // A job that ended must be acknowledged, whether it came whole or as a change, or
+      // the engine sends it again; a repeat carries the same seq and the store applies it
+      // once.
       const ack: ClientMessage = { type: 'ack', seq: parsed.seq };
       this.socket?.send(JSON.stringify(ack));
     }

@@ -1,6 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { applyMessage, findJob, initialState, newlyFailed, type QueueState } from './store';
-import { job, jobMessage, limits, progress, progressMessage, totals, welcome } from './testing/fixtures';
+import {
+  change,
+  changeMessage,
+  job,
+  jobMessage,
+  limits,
+  progress,
+  progressMessage,
+  totals,
+  totalsMessage,
+  welcome,
+} from './testing/fixtures';
 
 function ids(state: QueueState): number[] {
   return state.jobs.map((view) => view.id);
@@ -99,11 +110,12 @@ describe('applyMessage', () => {
 
   it('a job message inserts a new job at the end', () => {
     const start = applyMessage(initialState, welcome(1, 'e', [job(1)]));
-    const next = applyMessage(start, jobMessage(2, job(7, { name: 'photo.jpg' }), totals({ jobs: 2 })));
+    const next = applyMessage(start, jobMessage(2, job(7, { name: 'photo.jpg' })));
     expect(ids(next)).toEqual([1, 7]);
     expect(findJob(next, 7)?.name).toBe('photo.jpg');
-    expect(next.totals.jobs).toBe(2);
     expect(next.lastSeq).toBe(2);
+    // The totals come in their own message.
+    expect(next.totals).toBe(start.totals);
   });
 
   it('a job message replaces the stored job in place', () => {
@@ -115,6 +127,56 @@ describe('applyMessage', () => {
     expect(next.jobs).toHaveLength(3);
   });
 
+  it('a change sets the status and figures, replaces the fields it carries and keeps the rest', () => {
+    const held = job(2, { status: 'uploading', mime: 'image/png', hash: 'ab12', note: 'Retrying after a network error' });
+    const start = applyMessage(initialState, welcome(1, 'e', [job(1), held, job(3)]));
+    const figures = progress(2, { status: 'verifying', current: 0, total: 1_000_000 });
+    const verifying = change(2, { status: 'verifying', progress: figures, remote: 'https://uploads.example/f/2', note: 'Checking the upload' });
+    const next = applyMessage(start, changeMessage(2, verifying));
+
+    expect(next.lastSeq).toBe(2);
+    expect(ids(next)).toEqual([1, 2, 3]);
+    expect(findJob(next, 2)).toEqual({
+      ...held,
+      status: 'verifying',
+      progress: figures,
+      remote: 'https://uploads.example/f/2',
+      note: 'Checking the upload',
+    });
+    // Jobs the change does not name keep their objects, and the totals stay.
+    expect(findJob(next, 1)).toBe(findJob(start, 1));
+    expect(findJob(next, 3)).toBe(findJob(start, 3));
+    expect(next.totals).toBe(start.totals);
+    // The job held before is left as it was.
+    expect(findJob(start, 2)).toEqual(held);
+  });
+
+  it('a change with only status and figures keeps every other field', () => {
+    const held = job(1, { status: 'parsing', mime: 'application/pdf', hash: 'cd34', error: null, note: 'Slow disk' });
+    const start = applyMessage(initialState, welcome(1, 'e', [held]));
+    const next = applyMessage(start, changeMessage(2, change(1, { status: 'uploading' })));
+    expect(findJob(next, 1)).toEqual({ ...held, status: 'uploading', progress: progress(1, { status: 'uploading' }) });
+  });
+
+  it('a change for a job the state does not hold changes no job, but its seq is applied', () => {
+    const start = applyMessage(initialState, welcome(1, 'e', [job(1)], totals({ jobs: 1 })));
+    const next = applyMessage(start, changeMessage(2, change(99, { status: 'failed', error: 'gone' })));
+    expect(next.lastSeq).toBe(2);
+    expect(next.jobs).toBe(start.jobs);
+    expect(next.index).toBe(start.index);
+    expect(findJob(next, 99)).toBeUndefined();
+    expect(next.totals).toBe(start.totals);
+  });
+
+  it('a totals message replaces the totals and nothing else', () => {
+    const start = applyMessage(initialState, welcome(1, 'e', [job(1)], totals({ jobs: 1, queued: 1 })));
+    const figures = totals({ jobs: 1, active: 1, bytes_total: 1_000_000 });
+    const next = applyMessage(start, totalsMessage(2, figures));
+    expect(next.totals).toEqual(figures);
+    expect(next.lastSeq).toBe(2);
+    expect(next.jobs).toBe(start.jobs);
+  });
+
   it('ignores progress and job messages whose seq is not newer', () => {
     let state = applyMessage(initialState, welcome(10, 'e', [job(1)], totals({ jobs: 1 })));
     state = applyMessage(state, progressMessage(11, progress(1, { status: 'hashing', current: 500, total: 1000 })));
@@ -123,20 +185,32 @@ describe('applyMessage', () => {
     expect(staleProgress).toBe(state);
     const olderProgress = applyMessage(state, progressMessage(5, progress(1, { status: 'hashing', current: 100, total: 1000 })));
     expect(olderProgress).toBe(state);
-    const staleJob = applyMessage(state, jobMessage(10, job(1, { status: 'done' }), totals({ jobs: 1, done: 1 })));
+    const staleJob = applyMessage(state, jobMessage(10, job(1, { status: 'done' })));
     expect(staleJob).toBe(state);
     expect(findJob(state, 1)?.progress.current).toBe(500);
     expect(state.lastSeq).toBe(11);
   });
 
-  it('ignores progress and job messages before the first welcome', () => {
+  it('ignores change and totals messages whose seq is not newer', () => {
+    const state = applyMessage(initialState, welcome(10, 'e', [job(1, { status: 'uploading' })], totals({ jobs: 1, active: 1 })));
+    for (const seq of [10, 4]) {
+      expect(applyMessage(state, changeMessage(seq, change(1, { status: 'failed', error: 'late' })))).toBe(state);
+      expect(applyMessage(state, totalsMessage(seq, totals({ jobs: 1, failed: 1 })))).toBe(state);
+    }
+    expect(findJob(state, 1)?.status).toBe('uploading');
+    expect(state.totals.failed).toBe(0);
+  });
+
+  it('ignores progress, job, change and totals messages before the first welcome', () => {
     expect(applyMessage(initialState, jobMessage(1, job(1)))).toBe(initialState);
     expect(applyMessage(initialState, progressMessage(1, progress(1)))).toBe(initialState);
+    expect(applyMessage(initialState, changeMessage(1, change(1)))).toBe(initialState);
+    expect(applyMessage(initialState, totalsMessage(1, totals({ jobs: 1 })))).toBe(initialState);
   });
 
   it('a welcome from a new epoch resets everything, even with a lower seq', () => {
     let state = applyMessage(initialState, welcome(1, 'old', [job(1), job(2)], totals({ jobs: 2 })));
-    state = applyMessage(state, jobMessage(40, job(3), totals({ jobs: 3 })));
+    state = applyMessage(state, jobMessage(40, job(3)));
     expect(state.lastSeq).toBe(40);
 
     const restarted = applyMessage(state, welcome(0, 'new', [job(5)], totals({ jobs: 1 })));
@@ -146,7 +220,7 @@ describe('applyMessage', () => {
     expect(restarted.totals.jobs).toBe(1);
 
     // Numbers restart with the epoch: seq 1 is new again.
-    const after = applyMessage(restarted, jobMessage(1, job(6), totals({ jobs: 2 })));
+    const after = applyMessage(restarted, jobMessage(1, job(6)));
     expect(ids(after)).toEqual([5, 6]);
     expect(after.lastSeq).toBe(1);
   });
@@ -163,7 +237,7 @@ describe('applyMessage', () => {
     let state = applyMessage(initialState, welcome(5, 'e', [job(1)], totals({ jobs: 1 })));
     const resumed = applyMessage(state, { type: 'resume', seq: 7, epoch: 'e', from_seq: 5, limits });
     expect(resumed).toBe(state);
-    const done = jobMessage(6, job(1, { status: 'done' }), totals({ jobs: 1, done: 1 }));
+    const done = jobMessage(6, job(1, { status: 'done' }));
     state = applyMessage(resumed, done);
     expect(findJob(state, 1)?.status).toBe('done');
     expect(state.lastSeq).toBe(6);
@@ -197,6 +271,32 @@ describe('newlyFailed', () => {
     expect(newlyFailed(before, applyMessage(before, stale), stale)).toBeNull();
 
     const done = jobMessage(7, job(2, { status: 'done' }));
+    expect(newlyFailed(before, applyMessage(before, done), done)).toBeNull();
+  });
+
+  it('reports a change that has just failed a job, as the job now is', () => {
+    const before = applyMessage(initialState, welcome(1, 'e', [job(1, { name: 'report.pdf', status: 'uploading', hash: 'ab12' })]));
+    const message = changeMessage(2, change(1, { status: 'failed', error: 'Disk full' }));
+    const after = applyMessage(before, message);
+    const failed = newlyFailed(before, after, message);
+    expect(failed).toBe(findJob(after, 1));
+    expect(failed?.name).toBe('report.pdf');
+    expect(failed?.hash).toBe('ab12');
+    expect(failed?.error).toBe('Disk full');
+  });
+
+  it('stays quiet for a change to a job that had already failed, is not held, is stale or did not fail', () => {
+    const before = applyMessage(initialState, welcome(5, 'e', [job(1, { status: 'failed', error: 'x' }), job(2, { status: 'uploading' })]));
+    const again = changeMessage(6, change(1, { status: 'failed', error: 'x again' }));
+    expect(newlyFailed(before, applyMessage(before, again), again)).toBeNull();
+
+    const unknown = changeMessage(6, change(99, { status: 'failed', error: 'z' }));
+    expect(newlyFailed(before, applyMessage(before, unknown), unknown)).toBeNull();
+
+    const stale = changeMessage(5, change(2, { status: 'failed', error: 'y' }));
+    expect(newlyFailed(before, applyMessage(before, stale), stale)).toBeNull();
+
+    const done = changeMessage(7, change(2, { status: 'done' }));
     expect(newlyFailed(before, applyMessage(before, done), done)).toBeNull();
   });
 });

@@ -1,4 +1,4 @@
-import type { JobId, JobProgress, JobStatus, JobView, QueueTotals, ServerMessage } from './generated/protocol';
+import type { JobChange, JobId, JobProgress, JobStatus, JobView, QueueTotals, ServerMessage } from './generated/protocol';
 
 /** What the UI knows about the queue: the server's state as of message `lastSeq` of `epoch`. */
 export interface QueueState {
@@ -84,17 +84,38 @@ function withProgress(state: QueueState, seq: number, figures: readonly JobProgr
   return { ...state, lastSeq: seq, jobs: jobs ?? state.jobs, totals };
 }
 
-function withJob(state: QueueState, seq: number, job: JobView, totals: QueueTotals): QueueState {
+function withJob(state: QueueState, seq: number, job: JobView): QueueState {
   const position = state.index.get(job.id);
   if (position === undefined) {
     const jobs = [...state.jobs, job];
     const index = new Map(state.index);
     index.set(job.id, jobs.length - 1);
-    return { ...state, lastSeq: seq, jobs, index, totals };
+    return { ...state, lastSeq: seq, jobs, index };
   }
   const jobs = state.jobs.slice();
   jobs[position] = job;
-  return { ...state, lastSeq: seq, jobs, totals };
+  return { ...state, lastSeq: seq, jobs };
+}
+
+/**
+ * Merges a change into the job it names. Status and figures always come with it; any
+ * other field it leaves out is unchanged, since the server sends a cleared field as a
+ * whole `job` message instead.
+ */
+function withChange(state: QueueState, seq: number, change: JobChange): QueueState {
+  const position = state.index.get(change.id);
+  // The server only changes a job the client holds; should one come for a job not held,
+  // there is nothing to merge it into, but its seq still counts as applied.
+  if (position === undefined) return { ...state, lastSeq: seq };
+  const job: JobView = { ...(state.jobs[position] as JobView), status: change.status, progress: change.progress };
+  if (change.mime !== undefined) job.mime = change.mime;
+  if (change.hash !== undefined) job.hash = change.hash;
+  if (change.remote !== undefined) job.remote = change.remote;
+  if (change.error !== undefined) job.error = change.error;
+  if (change.note !== undefined) job.note = change.note;
+  const jobs = state.jobs.slice();
+  jobs[position] = job;
+  return { ...state, lastSeq: seq, jobs };
 }
 
 /**
@@ -105,10 +126,16 @@ function withJob(state: QueueState, seq: number, job: JobView, totals: QueueTota
  * - `progress` carries the latest figures of one or more jobs (each job's at most
  *   `progress_per_sec` times a second; several messages the client was behind on may come
  *   merged into one, with the last one's `seq`): each replaces its job's figures, unless it
- *   is older than the job's stage; the totals are replaced too. `job` replaces (or adds)
- *   one whole job and the totals; its `ended` (the 100 % of the stage it ended) is
- *   already behind the job's new stage, so nothing here shows it. Either is dropped when its `seq` is not newer than the
- *   last applied one, or before any welcome.
+ *   is older than the job's stage; the totals are replaced too.
+ * - `job` replaces (or adds) one whole job: it is sent when a job is created, or changed
+ *   in a way a `change` cannot say (a field cleared).
+ * - `change` sets the status and figures of a job the state holds, and the other fields
+ *   it carries; the fields it leaves out keep their values. A change for a job the state
+ *   does not hold changes no job. The `ended` of a `job` or `change` (the 100 % of the
+ *   stage it ended) is already behind the job's new stage, so nothing here shows it.
+ * - `totals` replaces the queue's figures.
+ * - Each of `progress`, `job`, `change` and `totals` is dropped when its `seq` is not
+ *   newer than the last applied one, or before any welcome.
  * - `resume` keeps the state: the messages it announces follow, each applied once by `seq`.
  * - `reply`, `error` and `metrics` carry no state.
  */
@@ -130,7 +157,13 @@ export function applyMessage(state: QueueState, message: ServerMessage): QueueSt
       return withProgress(state, message.seq, message.progress, message.totals);
     case 'job':
       if (isStale(state, message.seq)) return state;
-      return withJob(state, message.seq, message.job, message.totals);
+      return withJob(state, message.seq, message.job);
+    case 'change':
+      if (isStale(state, message.seq)) return state;
+      return withChange(state, message.seq, message.job);
+    case 'totals':
+      if (isStale(state, message.seq)) return state;
+      return { ...state, lastSeq: message.seq, totals: message.totals };
     case 'resume':
     case 'reply':
     case 'error':
@@ -146,11 +179,15 @@ export function findJob(state: QueueState, id: JobId): JobView | undefined {
 }
 
 /**
- * The job a `job` message has just moved into `failed`, if it did: a failure worth telling
- * the user about, as opposed to one already known from an earlier message or a welcome.
+ * The job a `job` or `change` message has just moved into `failed`, if it did, as it is
+ * in `after`: a failure worth telling the user about, as opposed to one already known
+ * from an earlier message or a welcome.
  */
 export function newlyFailed(before: QueueState, after: QueueState, message: ServerMessage): JobView | null {
-  if (message.type !== 'job' || before === after || message.job.status !== 'failed') return null;
-  const previous = findJob(before, message.job.id);
-  return previous?.status === 'failed' ? null : message.job;
+  if (message.type !== 'job' && message.type !== 'change') return null;
+  if (before === after || message.job.status !== 'failed') return null;
+  if (findJob(before, message.job.id)?.status === 'failed') return null;
+  // A change carries only what changed: the name and the rest come from the job it
+  // was merged into (none, if the state did not hold the job).
+  return findJob(after, message.job.id) ?? null;
 }

@@ -87,8 +87,14 @@ async fn follow(client: &mut Client, args: &StatusArgs) -> Result<(), WsError> {
                     return Ok(());
                 }
             }
-            ServerMessage::Job { job, totals, .. } if !args.json => {
-                println!("{}", job_line(job));
+            ServerMessage::Job { job, .. } if !args.json => println!("{}", job_line(job)),
+            // The client has applied the change: its state holds the whole job.
+            ServerMessage::Change { job, .. } if !args.json => {
+                if let Some(view) = client.state().jobs.get(&job.id) {
+                    println!("{}", job_line(view));
+                }
+            }
+            ServerMessage::Totals { totals, .. } if !args.json => {
                 println!("{}", totals_line(totals));
                 last_totals_line = Some(Instant::now());
             }

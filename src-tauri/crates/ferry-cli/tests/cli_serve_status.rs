@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use ferry_ws::protocol::{Command as WsCommand, CommandResult};
-use ferry_ws::{Client, ServerMessage};
+use ferry_ws::Client;
 
 /// Kills the process if the test fails before it ends.
 struct KillOnDrop(Child);
@@ -65,10 +65,11 @@ async fn enqueue_and_wait(
             .await
             .expect("the job settles within 30 s")
             .unwrap();
-        if let ServerMessage::Job { job, .. } = message {
-            if job.id == id && job.status.is_terminal() {
-                return job;
-            }
+        let ended = message
+            .job_status()
+            .is_some_and(|(job, status)| job == id && status.is_terminal());
+        if ended {
+            return client.state().jobs[&id].clone();
         }
     }
 }

@@ -339,7 +339,7 @@ async fn watch_clients(url: String, token: String, count: usize, files: usize) {
             let mut done = 0;
             while done < files {
                 match c.next_event().await {
-                    Ok(ServerMessage::Job { job, .. }) if job.status.is_terminal() => done += 1,
+                    Ok(message) if message.needs_ack() => done += 1,
                     Ok(_) => {}
                     Err(_) => break,
                 }

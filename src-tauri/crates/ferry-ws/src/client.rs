@@ -7,7 +7,7 @@
 
 use crate::error::WsError;
 use crate::protocol::{
-    ClientMessage, Command, CommandResult, ConnectionInfo, ServerMessage, PROTOCOL,
+    ClientMessage, Command, CommandResult, ConnectionInfo, JobChange, ServerMessage, PROTOCOL,
     TOKEN_PROTOCOL_PREFIX,
 };
 use ferry_core::{JobId, JobProgress, JobStatus, JobView, QueueTotals, Snapshot};
@@ -82,13 +82,29 @@ impl ClientState {
                 self.totals.clone_from(totals);
                 true
             }
-            ServerMessage::Job {
-                seq, job, totals, ..
-            } => {
+            ServerMessage::Job { seq, job, .. } => {
                 if self.epoch.is_none() || *seq <= self.last_seq {
                     return false;
                 }
                 self.jobs.insert(job.id, job.clone());
+                self.last_seq = *seq;
+                true
+            }
+            ServerMessage::Change { seq, job, .. } => {
+                if self.epoch.is_none() || *seq <= self.last_seq {
+                    return false;
+                }
+                // The server sends a change only for a job the client holds.
+                if let Some(view) = self.jobs.get_mut(&job.id) {
+                    job.apply_to(view);
+                }
+                self.last_seq = *seq;
+                true
+            }
+            ServerMessage::Totals { seq, totals } => {
+                if self.epoch.is_none() || *seq <= self.last_seq {
+                    return false;
+                }
                 self.last_seq = *seq;
                 self.totals.clone_from(totals);
                 true
@@ -414,13 +430,21 @@ struct ProgressWire {
 struct JobWire {
     seq: u64,
     job: JobView,
-    totals: QueueTotals,
     #[serde(default)]
     ended: Option<JobProgress>,
 }
 
-/// Reads one server message. The server always writes `type` first, so `progress` and
-/// `job` messages are recognised by their opening and read directly; anything else, and
+/// A `change` message as it is on the wire (see [`ProgressWire`]).
+#[derive(serde::Deserialize)]
+struct ChangeWire {
+    seq: u64,
+    job: JobChange,
+    #[serde(default)]
+    ended: Option<JobProgress>,
+}
+
+/// Reads one server message. The server always writes `type` first, so `progress`, `job`
+/// and `change` messages are recognised by their opening and read directly; anything else, and
 /// any message written differently, goes through the tagged enum.
 fn decode_server_message(text: &str) -> Result<ServerMessage, WsError> {
     if text.starts_with(r#"{"type":"progress","#) {
@@ -436,7 +460,14 @@ fn decode_server_message(text: &str) -> Result<ServerMessage, WsError> {
             return Ok(ServerMessage::Job {
                 seq: wire.seq,
                 job: wire.job,
-                totals: wire.totals,
+                ended: wire.ended,
+            });
+        }
+    } else if text.starts_with(r#"{"type":"change","#) {
+        if let Ok(wire) = serde_json::from_str::<ChangeWire>(text) {
+            return Ok(ServerMessage::Change {
+                seq: wire.seq,
+                job: wire.job,
                 ended: wire.ended,
             });
         }
@@ -576,7 +607,7 @@ mod tests {
     }
 
     #[test]
-    fn progress_and_job_messages_read_the_same_through_the_fast_path_as_through_the_enum() {
+    fn progress_job_and_change_messages_read_the_same_through_the_fast_path_as_through_the_enum() {
         let figure = |id: i64| JobProgress {
             job_id: JobId(id),
             status: JobStatus::Uploading,
@@ -610,11 +641,27 @@ mod tests {
                 note: None,
                 created_at_ms: 1,
             },
-            totals: QueueTotals::default(),
             ended: Some(figure(1)),
         };
         let text = serde_json::to_string(&job).unwrap();
         assert_eq!(decode_server_message(&text).unwrap(), job);
+        let change = ServerMessage::Change {
+            seq: 44,
+            job: JobChange {
+                id: JobId(1),
+                status: JobStatus::Verifying,
+                progress: figure(1),
+                mime: None,
+                hash: Some("ab12".into()),
+                remote: Some("/out/b.txt".into()),
+                error: None,
+                note: None,
+            },
+            ended: Some(figure(1)),
+        };
+        let text = serde_json::to_string(&change).unwrap();
+        assert!(text.starts_with(r#"{"type":"change","#));
+        assert_eq!(decode_server_message(&text).unwrap(), change);
         // Written another way (fields in another order), it still reads.
         let reordered = r#"{"seq":42,"type":"progress","progress":[],"totals":{"jobs":0,"done":0,"failed":0,"active":0,"queued":0,"paused":0,"cancelled":0,"bytes_total":0,"bytes_done":0,"speed":0.0,"eta_secs":null}}"#;
         assert!(matches!(

@@ -25,6 +25,8 @@ pub(crate) enum Kind {
     Job { job: JobId, terminal: bool },
     /// A full snapshot, broadcast when the hub itself had to resync with the engine.
     Snapshot,
+    /// The queue's totals alone: any later progress or totals message replaces it.
+    Totals,
 }
 
 /// One figure of an encoded `progress` message.
@@ -121,7 +123,7 @@ impl Encoded {
     pub(crate) fn replaces(&self) -> impl Iterator<Item = JobId> + '_ {
         let job = match self.kind {
             Kind::Job { job, .. } => Some(job),
-            Kind::Progress { .. } | Kind::Snapshot => None,
+            Kind::Progress { .. } | Kind::Snapshot | Kind::Totals => None,
         };
         self.figures.iter().map(|f| f.job).chain(job)
     }
@@ -129,26 +131,43 @@ impl Encoded {
     fn is_progress(&self) -> bool {
         matches!(self.kind, Kind::Progress { .. })
     }
+
+    /// True for the messages that carry the queue's totals.
+    pub(crate) fn carries_totals(&self) -> bool {
+        matches!(self.kind, Kind::Progress { .. } | Kind::Totals)
+    }
 }
 
-/// Drops the progress messages of a backlog whose every job a later message replaces,
-/// keeping those with a stage's last figure and every other message. Applying the
+/// Drops the progress messages of a backlog whose every job and totals later messages
+/// replace, and the totals messages a later one replaces, keeping those with a stage's
+/// last figure and every other message. Applying the
 /// result gives the same state as applying the whole backlog.
 pub(crate) fn coalesce_batch<'a>(
     batch: impl DoubleEndedIterator<Item = &'a Arc<Encoded>>,
 ) -> Vec<Arc<Encoded>> {
     let mut replaced: HashSet<JobId> = HashSet::new();
+    let mut totals_replaced = false;
     let mut kept: Vec<Arc<Encoded>> = Vec::new();
     for message in batch.rev() {
         match message.kind {
             Kind::Progress { must } => {
-                if must || !message.figures.iter().all(|f| replaced.contains(&f.job)) {
+                // Its totals too must be newer in a later message: job and change
+                // messages do not carry them.
+                let all_replaced =
+                    totals_replaced && message.figures.iter().all(|f| replaced.contains(&f.job));
+                if must || !all_replaced {
+                    kept.push(Arc::clone(message));
+                }
+            }
+            Kind::Totals => {
+                if !totals_replaced {
                     kept.push(Arc::clone(message));
                 }
             }
             Kind::Job { .. } | Kind::Snapshot => kept.push(Arc::clone(message)),
         }
         replaced.extend(message.replaces());
+        totals_replaced |= message.carries_totals();
     }
     kept.reverse();
     kept

@@ -21,7 +21,7 @@
 
 use crate::backend::Backend;
 use crate::encoded::{coalesce_batch, Encoded, Kind};
-use crate::protocol::{Limits, ServerMessage};
+use crate::protocol::{JobChange, Limits, ServerMessage};
 use ferry_core::{EngineEvent, JobId, JobProgress, JobView, QueueTotals, Snapshot};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -76,6 +76,10 @@ struct Ring {
     replaceable: HashMap<JobId, u64>,
     /// For each of those messages, how many of its jobs no later message replaced yet.
     unreplaced: HashMap<u64, usize>,
+    /// The newest message with the queue's totals (job messages carry none), and whether
+    /// the next such message alone replaces it: a totals message, or a progress message
+    /// whose every figure is replaced already.
+    newest_totals: Option<(u64, bool)>,
 }
 
 impl Ring {
@@ -86,6 +90,7 @@ impl Ring {
             evicted: 0,
             replaceable: HashMap::new(),
             unreplaced: HashMap::new(),
+            newest_totals: None,
         }
     }
 
@@ -94,6 +99,7 @@ impl Ring {
             // Everything before it is replaced; what is left leaves with its age.
             self.replaceable.clear();
             self.unreplaced.clear();
+            self.newest_totals = None;
         }
         for job in message.replaces() {
             let Some(older) = self.replaceable.remove(&job) else {
@@ -103,9 +109,19 @@ impl Ring {
                 *left = left.saturating_sub(1);
                 if *left == 0 {
                     self.unreplaced.remove(&older);
-                    self.remove(older);
+                    match &mut self.newest_totals {
+                        // Its totals are still the newest: it goes with the next ones.
+                        Some((seq, replaceable)) if *seq == older => *replaceable = true,
+                        _ => self.remove(older),
+                    }
                 }
             }
+        }
+        if message.carries_totals() {
+            if let Some((older, true)) = self.newest_totals {
+                self.remove(older);
+            }
+            self.newest_totals = Some((message.seq, message.kind == Kind::Totals));
         }
         if message.kind == (Kind::Progress { must: false }) {
             for figure in &*message.figures {
@@ -308,7 +324,7 @@ impl Hub {
                             }
                             Err(Missed::Closed) => {
                                 self.publish_due(&mut pacer, &mut waker, Instant::now());
-                                self.wake_clients(self.current_seq());
+                                self.wake(&pacer, &mut waker, Instant::now());
                                 return;
                             }
                             Err(Missed::Empty) => break,
@@ -324,9 +340,7 @@ impl Hub {
                     self.publish_due(&mut pacer, &mut waker, Instant::now());
                 }
                 () = tokio::time::sleep_until(wake_at.unwrap_or_else(far)), if wake_at.is_some() => {
-                    let seq = self.current_seq();
-                    waker.woken(seq, Instant::now());
-                    self.wake_clients(seq);
+                    self.wake(&pacer, &mut waker, Instant::now());
                 }
             }
         }
@@ -417,26 +431,52 @@ impl Hub {
                 pacer.offer(progress, now);
             }
             EngineEvent::Job { job, totals } => {
-                pacer.totals = totals.clone();
+                // Job messages carry no totals: these go out with the next update.
+                pacer.totals = totals;
                 // The stage's 100 %, if it has not gone out yet, goes with the change;
                 // any other waiting figure of the job is older than the job message,
                 // which carries the job's figures as they are now.
                 let ended = pacer.take_last_figure_of(job.id);
                 pacer.forget(job.id);
-                self.publish_job(job, totals, ended);
+                self.publish_job(job, ended);
             }
         }
     }
 
     /// Publishes the figures that are due, then wakes the clients if anything was
-    /// published since they were last woken.
+    /// published since they were last woken and the [`Waker`] says it is time.
     fn publish_due(&self, pacer: &mut Pacer, waker: &mut Waker, now: Instant) {
         pacer.release_due(now);
         let running = self.publish_ready(pacer);
-        let seq = self.current_seq();
-        if waker.published(seq, running, now) {
-            self.wake_clients(seq);
+        if waker.published(self.current_seq(), running, now) {
+            self.wake(pacer, waker, now);
         }
+    }
+
+    /// Wakes the clients for everything published, after the queue's totals when job
+    /// messages changed them and no progress message carried them since: one totals
+    /// message per update instead of totals in every job message.
+    fn wake(&self, pacer: &Pacer, waker: &mut Waker, now: Instant) {
+        self.publish_totals(&pacer.totals);
+        let seq = self.current_seq();
+        waker.woken(seq, now);
+        self.wake_clients(seq);
+    }
+
+    fn publish_totals(&self, totals: &QueueTotals) {
+        let mut mirror = self.lock();
+        if mirror.totals == *totals {
+            return;
+        }
+        mirror.seq += 1;
+        let seq = mirror.seq;
+        mirror.totals.clone_from(totals);
+        let message = ServerMessage::Totals {
+            seq,
+            totals: totals.clone(),
+        };
+        let encoded = Encoded::message(seq, Kind::Totals, &message);
+        self.record(&mut mirror, encoded);
     }
 
     /// Wakes every client to send what it has not sent up to `seq`; nobody watching is
@@ -471,22 +511,33 @@ impl Hub {
         running
     }
 
-    fn publish_job(&self, job: JobView, totals: QueueTotals, ended: Option<JobProgress>) {
+    /// Publishes a job's new state: as a `change` when the clients hold the job and a
+    /// change can say what is new (most stage changes), otherwise as the whole job.
+    fn publish_job(&self, job: JobView, ended: Option<JobProgress>) {
         let mut mirror = self.lock();
         mirror.seq += 1;
         let seq = mirror.seq;
-        mirror.jobs.insert(job.id, job.clone());
-        mirror.totals = totals.clone();
         let kind = Kind::Job {
             job: job.id,
             terminal: job.status.is_terminal(),
         };
-        let message = ServerMessage::Job {
-            seq,
-            job,
-            totals,
-            ended,
+        let change = mirror
+            .jobs
+            .get(&job.id)
+            .and_then(|before| JobChange::between(before, &job));
+        let message = match change {
+            Some(change) => ServerMessage::Change {
+                seq,
+                job: change,
+                ended,
+            },
+            None => ServerMessage::Job {
+                seq,
+                job: job.clone(),
+                ended,
+            },
         };
+        mirror.jobs.insert(job.id, job);
         let encoded = Encoded::message(seq, kind, &message);
         self.record(&mut mirror, encoded);
     }
@@ -558,15 +609,14 @@ impl Waker {
     }
 
     /// Takes the newest published `seq`, and whether a running stage's figure is among
-    /// what was just published: true when the clients are to be woken now; otherwise
-    /// [`Waker::held_until`] says when.
+    /// what was just published: true when the clients are to be woken now (the caller
+    /// then calls [`Waker::woken`]); otherwise [`Waker::held_until`] says when.
     fn published(&mut self, seq: u64, running_figure: bool, now: Instant) -> bool {
         if seq == self.woken_for {
             return false;
         }
         let slot = self.last.map(|last| last + self.spacing);
         if running_figure || slot.is_none_or(|slot| slot <= now) {
-            self.woken(seq, now);
             return true;
         }
         self.held_until = slot;

@@ -29,8 +29,8 @@ pub use client::{Client, ClientState, Handshake};
 pub use error::WsError;
 pub use headless::Headless;
 pub use protocol::{
-    AppInfo, ClientMessage, Command, CommandResult, ConnectionInfo, Limits, MetricsSnapshot,
-    ServerMessage,
+    AppInfo, ClientMessage, Command, CommandResult, ConnectionInfo, JobChange, Limits,
+    MetricsSnapshot, ServerMessage,
 };
 pub use server::{Server, ServerConfig};
 pub use token::Token;

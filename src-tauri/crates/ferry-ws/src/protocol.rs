@@ -3,7 +3,7 @@
 //! The TypeScript types the UI uses are generated from these definitions
 //! (`ui/src/lib/generated/protocol.ts`); a test fails when that file is stale.
 
-use ferry_core::{EnqueueReport, JobId, JobProgress, JobView, QueueTotals, Snapshot};
+use ferry_core::{EnqueueReport, JobId, JobProgress, JobStatus, JobView, QueueTotals, Snapshot};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -67,21 +67,45 @@ pub enum ServerMessage {
         /// The whole queue's figures at the same moment.
         totals: QueueTotals,
     },
-    /// A job was created or changed state.
+    /// A job was created, or changed in a way a `change` message cannot say (a field
+    /// cleared, a job the stream has not shown before): the whole job.
     Job {
         /// Sequence number of this message.
         #[ts(type = "number")]
         seq: u64,
         /// The job as it is now.
         job: JobView,
-        /// The whole queue's figures at the same moment.
-        totals: QueueTotals,
         /// The last figures of the stage this change ended (its 100 %), when they had
         /// not gone out on their own: a stage's end travels with the change that follows
         /// it, one message instead of two.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
         ended: Option<JobProgress>,
+    },
+    /// A job the client already holds changed state (a new stage, done, failed, paused,
+    /// and so on): its new status and figures, and those of its other fields that
+    /// changed. About a third of the size of a `job` message, which matters when many
+    /// clients watch many short jobs.
+    Change {
+        /// Sequence number of this message.
+        #[ts(type = "number")]
+        seq: u64,
+        /// What changed in the job.
+        job: JobChange,
+        /// The last figures of the stage this change ended, as in a `job` message.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        ended: Option<JobProgress>,
+    },
+    /// The whole queue's figures, when `job` and `change` messages changed them and no
+    /// `progress` message has carried them since: at most one per update (see
+    /// `updates_per_sec`), after the job messages it follows.
+    Totals {
+        /// Sequence number of this message.
+        #[ts(type = "number")]
+        seq: u64,
+        /// The whole queue's figures.
+        totals: QueueTotals,
     },
     /// The answer to one command, matched by its `id`.
     Reply {
@@ -122,9 +146,29 @@ impl ServerMessage {
             | Self::Resume { seq, .. }
             | Self::Progress { seq, .. }
             | Self::Job { seq, .. }
+            | Self::Change { seq, .. }
+            | Self::Totals { seq, .. }
             | Self::Reply { seq, .. }
             | Self::Error { seq, .. }
             | Self::Metrics { seq, .. } => *seq,
+        }
+    }
+
+    /// The job a `job` or `change` message is about, and its new status.
+    pub fn job_status(&self) -> Option<(JobId, JobStatus)> {
+        match self {
+            Self::Job { job, .. } => Some((job.id, job.status)),
+            Self::Change { job, .. } => Some((job.id, job.status)),
+            _ => None,
+        }
+    }
+
+    /// The last figures of the stage a `job` or `change` message ended, if they came
+    /// with it.
+    pub fn ended(&self) -> Option<&JobProgress> {
+        match self {
+            Self::Job { ended, .. } | Self::Change { ended, .. } => ended.as_ref(),
+            _ => None,
         }
     }
 
@@ -132,7 +176,91 @@ impl ServerMessage {
     /// `seq`: a job reaching `done`, `failed` or `cancelled`. Unacknowledged ones are
     /// sent again, with the same `seq`, until they are acknowledged.
     pub fn needs_ack(&self) -> bool {
-        matches!(self, Self::Job { job, .. } if job.status.is_terminal())
+        self.job_status()
+            .is_some_and(|(_, status)| status.is_terminal())
+    }
+}
+
+/// The part of a job that a `change` message carries: the new status and figures, and
+/// the other fields that changed. A field left out is unchanged; the path, name, size
+/// and creation time never change, and a field that is cleared (a retried job's
+/// `error`, say) goes out as a whole `job` message instead.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct JobChange {
+    /// The job that changed.
+    pub id: JobId,
+    /// Its new status.
+    pub status: JobStatus,
+    /// Its figures in that status.
+    pub progress: JobProgress,
+    /// Its detected media type, when that changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub mime: Option<String>,
+    /// Its content hash, when that changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub hash: Option<String>,
+    /// Where the destination keeps it, when that changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub remote: Option<String>,
+    /// Why it failed, when that changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub error: Option<String>,
+    /// Its note, when that changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub note: Option<String>,
+}
+
+impl JobChange {
+    /// What takes `before` to `after`, or `None` when a `change` cannot say it (another
+    /// job, a different path, name, size or creation time, or a field cleared).
+    pub fn between(before: &JobView, after: &JobView) -> Option<Self> {
+        let fixed_same = before.id == after.id
+            && before.path == after.path
+            && before.name == after.name
+            && before.size == after.size
+            && before.created_at_ms == after.created_at_ms;
+        if !fixed_same {
+            return None;
+        }
+        let changed = |old: &Option<String>, new: &Option<String>| -> Option<Option<String>> {
+            match (old, new) {
+                (Some(_), None) => None,
+                _ if old == new => Some(None),
+                _ => Some(new.clone()),
+            }
+        };
+        Some(Self {
+            id: after.id,
+            status: after.status,
+            progress: after.progress.clone(),
+            mime: changed(&before.mime, &after.mime)?,
+            hash: changed(&before.hash, &after.hash)?,
+            remote: changed(&before.remote, &after.remote)?,
+            error: changed(&before.error, &after.error)?,
+            note: changed(&before.note, &after.note)?,
+        })
+    }
+
+    /// Applies the change to its job.
+    pub fn apply_to(&self, job: &mut JobView) {
+        job.status = self.status;
+        job.progress.clone_from(&self.progress);
+        for (field, value) in [
+            (&mut job.mime, &self.mime),
+            (&mut job.hash, &self.hash),
+            (&mut job.remote, &self.remote),
+            (&mut job.error, &self.error),
+            (&mut job.note, &self.note),
+        ] {
+            if value.is_some() {
+                field.clone_from(value);
+            }
+        }
     }
 }
 
@@ -414,6 +542,7 @@ pub fn typescript_declarations() -> String {
         decl::<CommandResult>(),
         decl::<Command>(),
         decl::<ClientMessage>(),
+        decl::<JobChange>(),
         decl::<ServerMessage>(),
         decl::<ConnectionInfo>(),
         decl::<AppInfo>(),

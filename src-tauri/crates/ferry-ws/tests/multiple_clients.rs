@@ -32,18 +32,29 @@ fn emit_job_range(
     }
 }
 
-async fn read_seqs(client: &mut Client, count: usize) -> Vec<u64> {
-    let mut seqs = Vec::with_capacity(count);
-    while seqs.len() < count {
-        match within("a job event", client.next_event()).await.unwrap() {
-            message @ ServerMessage::Job { .. } => seqs.push(message.seq()),
-            other => panic!(
+/// The ids of the next `count` job events, in the order they came; the totals messages
+/// between them are skipped, and `seq` must grow.
+async fn read_job_ids(client: &mut Client, count: usize) -> Vec<i64> {
+    let mut ids = Vec::with_capacity(count);
+    let mut last_seq = client.state().last_seq;
+    while ids.len() < count {
+        let message = within("a job event", client.next_event()).await.unwrap();
+        assert!(
+            message.seq() > last_seq,
+            "seq went from {last_seq} to {}",
+            message.seq()
+        );
+        last_seq = message.seq();
+        match (&message, message.job_status()) {
+            (_, Some((id, _))) => ids.push(id.0),
+            (ServerMessage::Totals { .. }, None) => {}
+            _ => panic!(
                 "expected a job event, got a message with seq {}",
-                other.seq()
+                message.seq()
             ),
         }
     }
-    seqs
+    ids
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,9 +131,9 @@ async fn message_broadcasting_every_client_gets_every_job_event_in_the_same_orde
         clients.push(client);
     }
     emit_jobs(&backend, 300, 10);
-    let expected: Vec<u64> = (1..=300).collect();
+    let expected: Vec<i64> = (1..=300).collect();
     for client in &mut clients {
-        assert_eq!(read_seqs(client, 300).await, expected);
+        assert_eq!(read_job_ids(client, 300).await, expected);
     }
     assert!(server.metrics().messages_out >= 3000);
 }
@@ -156,10 +167,10 @@ async fn client_isolation_a_client_that_stops_reading_never_delays_the_others() 
     for burst in 0..20 {
         let first = burst * 100 + 1;
         emit_job_range(&backend, first..=first + 99, 2000);
-        let expected: Vec<u64> = (first as u64..=first as u64 + 99).collect();
+        let expected: Vec<i64> = (first..=first + 99).collect();
         for client in &mut readers {
             assert_eq!(
-                read_seqs(client, 100).await,
+                read_job_ids(client, 100).await,
                 expected,
                 "a reader missed events"
             );
@@ -178,7 +189,9 @@ async fn client_isolation_a_client_that_stops_reading_never_delays_the_others() 
             .unwrap()
         {
             ServerMessage::Welcome { snapshot, .. } if snapshot.jobs.len() == 2000 => break,
-            ServerMessage::Welcome { .. } | ServerMessage::Job { .. } => {}
+            ServerMessage::Welcome { .. }
+            | ServerMessage::Job { .. }
+            | ServerMessage::Totals { .. } => {}
             other => panic!("unexpected message with seq {}", other.seq()),
         }
     }
@@ -226,8 +239,10 @@ async fn client_isolation_a_client_that_falls_behind_gets_its_progress_backlog_m
     for id in 1..=JOBS {
         backend.emit_job(job_view(id, &format!("take-{id}.wav"), JobStatus::Done));
     }
+    // Done, and the totals that follow the job messages say so too.
     let all_done = |client: &Client| {
         client.state().jobs.len() == JOBS as usize
+            && client.state().totals.done == JOBS as u32
             && client
                 .state()
                 .jobs
@@ -255,12 +270,17 @@ async fn client_isolation_a_client_that_falls_behind_gets_its_progress_backlog_m
                     last_figure.insert(figure.job_id.0, (figure.current, figure.total));
                 }
             }
-            ServerMessage::Job { job, .. } => assert_eq!(
-                last_figure.get(&job.id.0),
-                Some(&(STEPS, STEPS)),
-                "the upload's 100% did not arrive before the job was done"
-            ),
-            other => panic!("unexpected message with seq {}", other.seq()),
+            ServerMessage::Totals { .. } => {}
+            message => {
+                let Some((id, _)) = message.job_status() else {
+                    panic!("unexpected message with seq {}", message.seq());
+                };
+                assert_eq!(
+                    last_figure.get(&id.0),
+                    Some(&(STEPS, STEPS)),
+                    "the upload's 100% did not arrive before the job was done"
+                );
+            }
         }
     }
     let mut fresh = Client::connect(&info).await.unwrap();
@@ -297,8 +317,8 @@ async fn client_isolation_a_stalled_client_is_dropped_after_the_write_timeout() 
     expect_welcome(&mut reader).await;
     open_connections(&server, 2).await;
     emit_jobs(&backend, 500, 2000);
-    let expected: Vec<u64> = (1..=500).collect();
-    assert_eq!(read_seqs(&mut reader, 500).await, expected);
+    let expected: Vec<i64> = (1..=500).collect();
+    assert_eq!(read_job_ids(&mut reader, 500).await, expected);
     open_connections(&server, 1).await;
     assert!(server.metrics().closed_slow >= 1);
     drop(stalled);

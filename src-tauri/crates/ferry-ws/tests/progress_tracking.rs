@@ -33,22 +33,23 @@ async fn follow(client: &mut Client, jobs: &[JobId]) -> HashMap<JobId, Vec<(u64,
                         .push((figure.current, figure.total));
                 }
             }
-            ServerMessage::Job { job, ended, .. } => {
+            message => {
+                let Some((id, status)) = message.job_status() else {
+                    continue;
+                };
                 // A stage's 100 % may travel with the change that ends the stage.
-                if let Some(figure) = ended.filter(|f| f.status == JobStatus::Uploading) {
+                if let Some(figure) = message.ended().filter(|f| f.status == JobStatus::Uploading) {
                     uploads
                         .entry(figure.job_id)
                         .or_default()
                         .push((figure.current, figure.total));
                 }
                 assert!(
-                    !matches!(job.status, JobStatus::Failed | JobStatus::Cancelled),
-                    "job ended {:?}: {:?}",
-                    job.status,
-                    job.error
+                    !matches!(status, JobStatus::Failed | JobStatus::Cancelled),
+                    "job ended {status:?}: {:?}",
+                    client.state().jobs[&id].error
                 );
             }
-            _ => {}
         }
     }
 }
@@ -87,6 +88,13 @@ async fn progress_calculation_accuracy_figures_never_decrease_and_end_exactly_at
         );
         assert_eq!(client.state().jobs[id].size, size);
     }
+    // The totals follow the job messages that changed them, in the next update.
+    within("the final totals", async {
+        while client.state().totals.done < 4 {
+            client.next_event().await.unwrap();
+        }
+    })
+    .await;
     let totals = &client.state().totals;
     assert_eq!(totals.done, 4);
     assert_eq!(totals.bytes_done, totals.bytes_total);
@@ -128,11 +136,13 @@ async fn emit_two_stages(backend: std::sync::Arc<support::Scripted>) {
     }
 }
 
-/// Server settings for the timing tests: 20 figures a second per job, and the heartbeat
+/// Server settings for the timing tests: 20 figures a second per job and 20 updates a
+/// second (twice the default, which these tests do not depend on), and the heartbeat
 /// and resends out of the way (the paused clock runs ahead while the test waits).
 fn twenty_a_second() -> ServerConfig {
     ServerConfig {
         progress_per_sec: 20,
+        updates_per_sec: 20,
         ping_interval: Duration::from_secs(3600),
         ack_timeout: Duration::from_secs(3600),
         ..ServerConfig::default()
@@ -181,26 +191,29 @@ async fn event_timing_each_job_reaches_a_client_at_most_20_times_a_second_yet_ev
                     ));
                 }
             }
-            ServerMessage::Job { job, ended, .. } => {
+            message => {
+                let Some((id, status)) = message.job_status() else {
+                    continue;
+                };
                 // A stage's 100 % may travel with the change that ends the stage.
-                if let Some(figure) = ended {
+                if let Some(figure) = message.ended() {
                     seen.entry(figure.job_id).or_default().push((
                         start.elapsed(),
                         figure.status,
                         figure.current,
                     ));
                 }
-                let last = seen[&job.id]
+                let last = seen[&id]
                     .last()
                     .map(|(_, status, current)| (*status, *current));
-                if job.status == JobStatus::Uploading {
+                if status == JobStatus::Uploading {
                     assert_eq!(
                         last,
                         Some((JobStatus::Hashing, 1000)),
                         "the hash's 100% did not arrive before the next stage"
                     );
                 }
-                if job.status == JobStatus::Done {
+                if status == JobStatus::Done {
                     done += 1;
                     assert_eq!(
                         last,
@@ -208,10 +221,9 @@ async fn event_timing_each_job_reaches_a_client_at_most_20_times_a_second_yet_ev
                         "the upload's 100% did not arrive before the job was done"
                     );
                 }
-                stage.insert(job.id, job.status);
-                stages.entry(job.id).or_default().push(job.status);
+                stage.insert(id, status);
+                stages.entry(id).or_default().push(status);
             }
-            _ => {}
         }
     }
     emitter.await.unwrap();
@@ -415,18 +427,21 @@ async fn event_timing_stage_changes_in_quick_succession_reach_a_client_together_
     let mut client = Client::connect(server.connection_info()).await.unwrap();
     expect_welcome(&mut client).await;
     let t0 = tokio::time::Instant::now();
-    let next = async |client: &mut Client| {
-        let arrived = match within("a message", client.next_event()).await.unwrap() {
-            ServerMessage::Job { job, ended, .. } => match ended {
-                Some(end) => format!("job {} {} ended {}", job.id.0, job.status, end.current),
-                None => format!("job {} {}", job.id.0, job.status),
-            },
-            ServerMessage::Progress { progress, .. } => {
+    // The totals that follow job messages are left out: this test is about when.
+    let next = async |client: &mut Client| loop {
+        let message = within("a message", client.next_event()).await.unwrap();
+        let arrived = match (&message, message.job_status(), message.ended()) {
+            (ServerMessage::Totals { .. }, ..) => continue,
+            (ServerMessage::Progress { progress, .. }, ..) => {
                 format!("progress {} {}", progress[0].job_id.0, progress[0].current)
             }
-            other => panic!("unexpected {other:?}"),
+            (_, Some((id, status)), Some(end)) => {
+                format!("job {} {status} ended {}", id.0, end.current)
+            }
+            (_, Some((id, status)), None) => format!("job {} {status}", id.0),
+            _ => panic!("unexpected {message:?}"),
         };
-        (arrived, t0.elapsed())
+        break (arrived, t0.elapsed());
     };
     let ms = Duration::from_millis;
 

@@ -13,7 +13,28 @@ use std::time::Duration;
 use support::{expect_welcome, job_view, open_connections, start_scripted, within, Fixture};
 
 async fn next_event(client: &mut Client) -> ServerMessage {
-    within("an event", client.next_event()).await.unwrap()
+    within("an event", next_but_totals(client)).await
+}
+
+/// The next new event that is not a totals message: those follow job messages in the
+/// next update, and these tests are about the job messages.
+async fn next_but_totals(client: &mut Client) -> ServerMessage {
+    loop {
+        let message = client.next_event().await.unwrap();
+        if !matches!(message, ServerMessage::Totals { .. }) {
+            return message;
+        }
+    }
+}
+
+/// The next message as it arrives (repeats included) that is not a totals message.
+async fn next_message_but_totals(client: &mut Client) -> ServerMessage {
+    loop {
+        let message = within("a message", client.next_message()).await.unwrap();
+        if !matches!(message, ServerMessage::Totals { .. }) {
+            return message;
+        }
+    }
 }
 
 #[tokio::test]
@@ -25,7 +46,6 @@ async fn a_client_reconnecting_with_last_seq_gets_exactly_the_events_it_missed()
     backend.emit_job(job_view(1, "a.bin", JobStatus::Hashing));
     next_event(&mut client).await;
     let (_, before) = client.cursor().unwrap();
-    assert_eq!(before, 2);
 
     // Lose the connection; five events happen meanwhile.
     let info = server.connection_info().clone();
@@ -36,14 +56,23 @@ async fn a_client_reconnecting_with_last_seq_gets_exactly_the_events_it_missed()
     }
     client.reconnect(&info).await.unwrap();
     match next_event(&mut client).await {
-        ServerMessage::Resume { from_seq, .. } => assert_eq!(from_seq, 2),
+        ServerMessage::Resume { from_seq, .. } => assert_eq!(from_seq, before),
         other => panic!("expected a resume, got seq {}", other.seq()),
     }
-    let mut seqs = Vec::new();
-    while seqs.len() < 5 {
-        seqs.push(next_event(&mut client).await.seq());
+    // The five job events it missed, each once and in order, and nothing it had.
+    let mut jobs = Vec::new();
+    let mut last_seq = before;
+    while jobs.len() < 5 {
+        let message = within("an event", client.next_event()).await.unwrap();
+        assert!(
+            message.seq() > last_seq,
+            "seq {} after {last_seq}",
+            message.seq()
+        );
+        last_seq = message.seq();
+        jobs.extend(message.job_status().map(|(id, _)| id.0));
     }
-    assert_eq!(seqs, [3, 4, 5, 6, 7]);
+    assert_eq!(jobs, [2, 3, 4, 5, 6]);
     assert_eq!(client.state().jobs.len(), 6);
 }
 
@@ -59,10 +88,12 @@ async fn a_gap_older_than_the_replay_ring_gets_a_full_snapshot() {
     for id in 1..=10 {
         backend.emit_job(job_view(id, "f.bin", JobStatus::Queued));
     }
-    // Wait until the server has numbered all ten, then resume from seq 0.
-    while client.state().last_seq < 10 {
-        next_event(&mut client).await;
+    // Wait until the server has numbered all ten and the totals after them, then
+    // resume from seq 0.
+    while client.state().totals.jobs < 10 {
+        within("an event", client.next_event()).await.unwrap();
     }
+    let latest = client.state().last_seq;
     let mut stale = Client::connect_with(
         &server.connection_info().url,
         &ferry_ws::Handshake {
@@ -78,7 +109,7 @@ async fn a_gap_older_than_the_replay_ring_gets_a_full_snapshot() {
         .unwrap();
     match next_event(&mut stale).await {
         ServerMessage::Welcome { seq, snapshot, .. } => {
-            assert_eq!(seq, 10);
+            assert_eq!(seq, latest);
             assert_eq!(snapshot.jobs.len(), 10);
         }
         other => panic!("expected a snapshot, got seq {}", other.seq()),
@@ -123,10 +154,8 @@ async fn an_unacknowledged_terminal_event_is_resent_after_the_timeout_and_applie
     expect_welcome(&mut client).await;
     client.set_auto_ack(false);
     backend.emit_job(job_view(1, "a.bin", JobStatus::Done));
-    let first = within("the terminal event", client.next_message())
-        .await
-        .unwrap();
-    let again = within("the resend", client.next_message()).await.unwrap();
+    let first = next_message_but_totals(&mut client).await;
+    let again = next_message_but_totals(&mut client).await;
     assert!(first.needs_ack());
     assert_eq!(again, first, "the resend repeats the same message and seq");
     assert!(server.metrics().resent >= 1);
@@ -147,6 +176,7 @@ async fn an_unacknowledged_terminal_event_is_resent_after_the_timeout_and_applie
                 assert!(metrics.resent >= 1);
                 break;
             }
+            ServerMessage::Totals { .. } => {}
             message => assert_eq!(message.seq(), first.seq(), "only resends came before"),
         }
     }
@@ -176,7 +206,13 @@ async fn a_terminal_event_missed_while_disconnected_is_resent_after_the_snapshot
     while client.state().jobs.len() < 6 || failures == 0 {
         match next_event(&mut client).await {
             ServerMessage::Welcome { .. } => saw_welcome = true,
-            ServerMessage::Job { job, .. } if job.status == JobStatus::Failed => failures += 1,
+            message
+                if message
+                    .job_status()
+                    .is_some_and(|(_, s)| s == JobStatus::Failed) =>
+            {
+                failures += 1;
+            }
             _ => {}
         }
     }
@@ -327,7 +363,8 @@ async fn terminal_events_read_together_are_acknowledged_together_a_quarter_secon
         assert!(next_event(&mut client).await.needs_ack());
     }
     // While the client waits for more, nothing goes out for 200 ms...
-    let quiet = tokio::time::timeout(Duration::from_millis(200), client.next_event()).await;
+    let quiet =
+        tokio::time::timeout(Duration::from_millis(200), next_but_totals(&mut client)).await;
     assert!(quiet.is_err(), "no further event was sent");
     assert_eq!(
         server.metrics().messages_in,
@@ -335,7 +372,8 @@ async fn terminal_events_read_together_are_acknowledged_together_a_quarter_secon
         "an acknowledgement went out before the delay"
     );
     // ... and by 300 ms all five have, and the server resends none of them.
-    let quiet = tokio::time::timeout(Duration::from_millis(100), client.next_event()).await;
+    let quiet =
+        tokio::time::timeout(Duration::from_millis(100), next_but_totals(&mut client)).await;
     assert!(quiet.is_err(), "no further event was sent");
     let metrics = server.metrics();
     assert_eq!(metrics.messages_in, before + 5);

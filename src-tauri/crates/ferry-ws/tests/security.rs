@@ -147,14 +147,18 @@ async fn message_format_every_server_message_is_a_json_object_tagged_by_type_wit
         assert_eq!(again, message);
         types.insert(kind);
         // A short stage's figures travel with the change that ends it.
-        if matches!(&message, ServerMessage::Job { ended: Some(_), .. }) {
+        if message.ended().is_some() {
             types.insert("progress".to_owned());
         }
-        if matches!(&message, ServerMessage::Job { job, .. } if job.status == JobStatus::Done) {
+        if message
+            .job_status()
+            .is_some_and(|(_, status)| status == JobStatus::Done)
+        {
             break;
         }
     }
-    for kind in ["error", "job", "progress"] {
+    // A new job comes whole, its stage changes as `change` messages.
+    for kind in ["error", "job", "change", "progress"] {
         assert!(
             types.contains(kind),
             "no {kind} message was seen: {types:?}"

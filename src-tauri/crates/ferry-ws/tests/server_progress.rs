@@ -34,21 +34,22 @@ async fn follow_until_done(client: &mut Client, job: JobId, mut last_seq: u64) -
                     }
                 }
             }
-            ServerMessage::Job { job: view, .. } if view.id == job => {
-                if stages.last() != Some(&view.status) {
-                    stages.push(view.status);
+            message => {
+                let Some((_, status)) = message.job_status().filter(|(id, _)| *id == job) else {
+                    continue;
+                };
+                if stages.last() != Some(&status) {
+                    stages.push(status);
                 }
-                if view.status == JobStatus::Done {
+                if status == JobStatus::Done {
                     return stages;
                 }
                 assert!(
-                    !view.status.is_terminal(),
-                    "the job ended {:?}: {:?}",
-                    view.status,
-                    view.error
+                    !status.is_terminal(),
+                    "the job ended {status:?}: {:?}",
+                    client.state().jobs[&job].error
                 );
             }
-            _ => {}
         }
     }
 }

@@ -404,6 +404,46 @@ command: Command, } | { "type": "ack",
 seq: number, } | { "type": "metrics" } | { "type": "ping" };
 
 /**
+ * The part of a job that a `change` message carries: the new status and figures, and
+ * the other fields that changed. A field left out is unchanged; the path, name, size
+ * and creation time never change, and a field that is cleared (a retried job's
+ * `error`, say) goes out as a whole `job` message instead.
+ */
+export type JobChange = { 
+/**
+ * The job that changed.
+ */
+id: JobId, 
+/**
+ * Its new status.
+ */
+status: JobStatus, 
+/**
+ * Its figures in that status.
+ */
+progress: JobProgress, 
+/**
+ * Its detected media type, when that changed.
+ */
+mime?: string, 
+/**
+ * Its content hash, when that changed.
+ */
+hash?: string, 
+/**
+ * Where the destination keeps it, when that changed.
+ */
+remote?: string, 
+/**
+ * Why it failed, when that changed.
+ */
+error?: string, 
+/**
+ * Its note, when that changed.
+ */
+note?: string, };
+
+/**
  * A message from the server. Every one carries `seq`, increasing by one per message
  * sent on the server, within `epoch` (one per server start).
  */
@@ -471,15 +511,31 @@ seq: number,
  */
 job: JobView, 
 /**
- * The whole queue's figures at the same moment.
- */
-totals: QueueTotals, 
-/**
  * The last figures of the stage this change ended (its 100 %), when they had
  * not gone out on their own: a stage's end travels with the change that follows
  * it, one message instead of two.
  */
-ended?: JobProgress, } | { "type": "reply", 
+ended?: JobProgress, } | { "type": "change", 
+/**
+ * Sequence number of this message.
+ */
+seq: number, 
+/**
+ * What changed in the job.
+ */
+job: JobChange, 
+/**
+ * The last figures of the stage this change ended, as in a `job` message.
+ */
+ended?: JobProgress, } | { "type": "totals", 
+/**
+ * Sequence number of this message.
+ */
+seq: number, 
+/**
+ * The whole queue's figures.
+ */
+totals: QueueTotals, } | { "type": "reply", 
 /**
  * Sequence number of this message.
  */

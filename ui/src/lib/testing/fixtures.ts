@@ -1,4 +1,4 @@
-import type { JobProgress, JobStatus, JobView, Limits, QueueTotals, ServerMessage } from '../generated/protocol';
+import type { JobChange, JobProgress, JobStatus, JobView, Limits, QueueTotals, ServerMessage } from '../generated/protocol';
 import { emptyTotals } from '../store';
 
 export function progress(jobId: number, overrides: Partial<JobProgress> = {}): JobProgress {
@@ -23,6 +23,12 @@ export function job(id: number, overrides: Partial<JobView> = {}): JobView {
   };
 }
 
+/** What a `change` carries: the status and its figures, plus whatever `overrides` adds. */
+export function change(id: number, overrides: Partial<JobChange> = {}): JobChange {
+  const status: JobStatus = overrides.status ?? 'queued';
+  return { id, status, progress: progress(id, { status }), ...overrides };
+}
+
 export function totals(overrides: Partial<QueueTotals> = {}): QueueTotals {
   return { ...emptyTotals, ...overrides };
 }
@@ -32,7 +38,7 @@ export const limits: Limits = {
   max_messages_per_sec: 50,
   message_burst: 100,
   progress_per_sec: 20,
-  updates_per_sec: 20,
+  updates_per_sec: 10,
   ack_timeout_ms: 10000,
   ping_interval_ms: 15000,
   max_invalid_in_a_row: 5,
@@ -55,6 +61,14 @@ export function progressMessage(seq: number, figures: JobProgress | JobProgress[
   return { type: 'progress', seq, progress: Array.isArray(figures) ? figures : [figures], totals: queueTotals };
 }
 
-export function jobMessage(seq: number, view: JobView, queueTotals: QueueTotals = totals()): ServerMessage {
-  return { type: 'job', seq, job: view, totals: queueTotals };
+export function jobMessage(seq: number, view: JobView): ServerMessage {
+  return { type: 'job', seq, job: view };
+}
+
+export function changeMessage(seq: number, jobChange: JobChange): ServerMessage {
+  return { type: 'change', seq, job: jobChange };
+}
+
+export function totalsMessage(seq: number, queueTotals: QueueTotals): ServerMessage {
+  return { type: 'totals', seq, totals: queueTotals };
 }
