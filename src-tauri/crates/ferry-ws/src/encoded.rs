@@ -400,4 +400,39 @@ mod tests {
             .collect();
         assert_eq!(kept, [3, 4, 5, 6]);
     }
+
+    #[test]
+    fn a_backlog_keeps_the_newest_totals_whichever_message_carries_them() {
+        let f = |job| figure(job, JobStatus::Uploading, 1);
+        let totals_message = |seq| {
+            let message = ServerMessage::Totals {
+                seq,
+                totals: totals(1),
+            };
+            Arc::new(Encoded::message(seq, Kind::Totals, &message).unwrap())
+        };
+        let kept = |backlog: &[Arc<Encoded>]| -> Vec<u64> {
+            coalesce_batch(backlog.iter())
+                .iter()
+                .map(|m| m.seq)
+                .collect()
+        };
+        // Job messages carry no totals: the progress message before them stays for its.
+        assert_eq!(kept(&[progress(1, &[f(1)], 0), job_message(2, 1)]), [1, 2]);
+        assert_eq!(
+            kept(&[
+                progress(1, &[f(1)], 0),
+                job_message(2, 1),
+                totals_message(3),
+                totals_message(4),
+                job_message(5, 1),
+            ]),
+            [2, 4, 5]
+        );
+        assert_eq!(
+            kept(&[totals_message(1), progress(2, &[f(1)], 0)]),
+            [2],
+            "a progress message carries newer totals"
+        );
+    }
 }

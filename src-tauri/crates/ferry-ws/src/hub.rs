@@ -1038,6 +1038,14 @@ mod tests {
         Arc::new(Encoded::message(seq, kind, &message).unwrap())
     }
 
+    fn totals_message(seq: u64) -> Arc<Encoded> {
+        let message = ServerMessage::Totals {
+            seq,
+            totals: QueueTotals::default(),
+        };
+        Arc::new(Encoded::message(seq, Kind::Totals, &message).unwrap())
+    }
+
     fn seqs(ring: &Ring, after: u64) -> Option<Vec<u64>> {
         ring.after(after)
             .map(|found| found.map(|m| m.seq).collect())
@@ -1071,5 +1079,28 @@ mod tests {
         assert_eq!(seqs(&ring, 2), None, "a reader at 2 missed message 3");
         assert_eq!(seqs(&ring, 3), Some(vec![4, 5, 9, 10]));
         assert_eq!(seqs(&ring, 6), Some(vec![9, 10]), "6 to 8 were replaced");
+    }
+
+    #[test]
+    fn the_ring_keeps_the_newest_totals_until_newer_ones_come() {
+        let mut ring = Ring::new(8);
+        ring.push(progress(1, &[(1, 10)]));
+        ring.push(job_message(2, 1));
+        assert_eq!(
+            seqs(&ring, 0),
+            Some(vec![1, 2]),
+            "job messages carry no totals: the progress message's are still needed"
+        );
+        ring.push(totals_message(3));
+        assert_eq!(seqs(&ring, 0), Some(vec![2, 3]));
+        ring.push(totals_message(4));
+        assert_eq!(seqs(&ring, 0), Some(vec![2, 4]));
+        ring.push(progress(5, &[(2, 10)]));
+        assert_eq!(seqs(&ring, 0), Some(vec![2, 5]));
+        ring.push(job_message(6, 2));
+        ring.push(job_message(7, 3));
+        assert_eq!(seqs(&ring, 0), Some(vec![2, 5, 6, 7]));
+        ring.push(progress(8, &[(3, 10)]));
+        assert_eq!(seqs(&ring, 0), Some(vec![2, 6, 7, 8]));
     }
 }
