@@ -118,21 +118,36 @@ fn cpu_seconds() -> f64 {
     ticks / 100.0
 }
 
-/// CPU time of this process in seconds, to the nanosecond: the sum over its threads of
-/// the scheduler's run time (`/proc/self/stat` counts in 10 ms ticks, too coarse for the
-/// few milliseconds a run of watchers costs).
-fn precise_cpu_seconds() -> f64 {
-    let mut ns: u64 = 0;
-    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
-        if let Ok(stat) = std::fs::read_to_string(task.path().join("schedstat")) {
-            ns += stat
-                .split_whitespace()
-                .next()
-                .and_then(|n| n.parse::<u64>().ok())
-                .unwrap_or(0);
+/// The scheduler's run time of each of this process's threads, to the nanosecond
+/// (`/proc/self/stat` counts in 10 ms ticks, too coarse for the few milliseconds a run of
+/// watchers costs).
+struct ThreadTimes(std::collections::HashMap<String, u64>);
+
+impl ThreadTimes {
+    fn now() -> Self {
+        let mut times = std::collections::HashMap::new();
+        for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+            let ns = std::fs::read_to_string(task.path().join("schedstat"))
+                .ok()
+                .and_then(|stat| stat.split_whitespace().next()?.parse::<u64>().ok());
+            if let Some(ns) = ns {
+                times.insert(task.file_name().to_string_lossy().into_owned(), ns);
+            }
         }
+        Self(times)
     }
-    ns as f64 / 1e9
+
+    /// CPU seconds spent since `earlier` by the threads alive now: a thread that ended in
+    /// between (an idle blocking-pool thread, say) takes its whole past with it, so it is
+    /// left out rather than subtracted.
+    fn since(&self, earlier: &Self) -> f64 {
+        let ns: u64 = self
+            .0
+            .iter()
+            .map(|(tid, ns)| ns.saturating_sub(earlier.0.get(tid).copied().unwrap_or(0)))
+            .sum();
+        ns as f64 / 1e9
+    }
 }
 
 fn rss_bytes() -> u64 {
@@ -344,15 +359,19 @@ async fn watch_clients(url: String, token: String, count: usize, files: usize) {
                     Err(_) => break,
                 }
             }
+            c
         }));
     }
     println!("ready");
-    let cpu = precise_cpu_seconds();
+    let cpu = ThreadTimes::now();
+    let mut clients = Vec::new();
     for task in tasks {
-        let _ = task.await;
+        clients.extend(task.await.ok());
     }
-    // The parent reads this line: the CPU the watchers spent on the run.
-    println!("cpu {}", precise_cpu_seconds() - cpu);
+    // The parent reads this line: the CPU the watchers spent on the run. The clients
+    // close after it, so that closing is not counted on either side.
+    println!("cpu {}", ThreadTimes::now().since(&cpu));
+    drop(clients);
 }
 
 async fn connection_times() {
@@ -447,16 +466,22 @@ impl Watchers {
     }
 
     /// Waits for every watcher to see every job end; returns the CPU seconds they spent.
-    async fn finish(mut self) -> f64 {
-        tokio::task::spawn_blocking(move || {
-            let _ = self.child.wait();
-            self.lines
+    /// They are still connected when it returns: [`Watchers::close`] ends them.
+    async fn seen_all(&mut self) -> f64 {
+        let lines = &self.lines;
+        tokio::task::block_in_place(|| {
+            lines
                 .iter()
                 .find_map(|line| line.strip_prefix("cpu ").and_then(|s| s.parse().ok()))
                 .unwrap_or(f64::NAN)
         })
-        .await
-        .unwrap()
+    }
+
+    async fn close(mut self) {
+        tokio::task::spawn_blocking(move || self.child.wait())
+            .await
+            .unwrap()
+            .unwrap();
     }
 }
 
@@ -516,8 +541,9 @@ async fn upload_run(watchers: usize, files: usize, size: usize) -> UploadRun {
     if std::env::var_os("BENCH_VERBOSE").is_some() {
         eprintln!("{watchers} watchers: {secs:.3} s, {cpu_secs:.3} CPU s");
     }
-    if let Some(clients) = clients {
-        let spent = clients.finish().await;
+    if let Some(mut clients) = clients {
+        let spent = clients.seen_all().await;
+        clients.close().await;
         if std::env::var_os("BENCH_VERBOSE").is_some() {
             let m = headless.server.metrics();
             eprintln!(
@@ -534,23 +560,43 @@ async fn upload_run(watchers: usize, files: usize, size: usize) -> UploadRun {
     }
 }
 
+/// What watching a run costs.
+struct ReplayCost {
+    /// CPU seconds of this process (the server) while the watchers watched.
+    server: f64,
+    /// CPU seconds of the watchers' process meanwhile.
+    watchers: f64,
+}
+
 /// Replays a recorded run's engine events, at their original times, through a server
-/// with `watchers` clients, without the upload's own work in the way; returns the CPU
-/// seconds the watchers spent on it.
-async fn replay_cost(trace: &[(Duration, EngineEvent)], watchers: usize, files: usize) -> f64 {
+/// with `watchers` clients, without the upload's own work in the way. Both sides are
+/// measured from the moment every watcher has its welcome until every watcher has seen
+/// every job end: connecting and closing are left out, as they are from the upload runs
+/// (whose watchers connect before the upload starts).
+async fn replay_cost(
+    trace: &[(Duration, EngineEvent)],
+    watchers: usize,
+    files: usize,
+) -> ReplayCost {
     let feed = Feed::empty();
     let server = Server::start_with_backend(feed.clone(), ServerConfig::default())
         .await
         .unwrap();
-    let clients = Watchers::spawn(server.connection_info(), watchers, files);
+    let mut clients = Watchers::spawn(server.connection_info(), watchers, files);
+    let before = ThreadTimes::now();
     let start = tokio::time::Instant::now();
     for (at, event) in trace {
         tokio::time::sleep_until(start + *at).await;
         feed.emit(event.clone());
     }
-    let spent = clients.finish().await;
+    let spent = clients.seen_all().await;
+    let cost = ReplayCost {
+        server: ThreadTimes::now().since(&before),
+        watchers: spent,
+    };
+    clients.close().await;
     server.shutdown().await;
-    spent
+    cost
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -623,21 +669,18 @@ async fn upload_comparison(files: usize, mib: usize) {
         median(ratios),
     );
     let replays: usize = env_number("BENCH_REPLAYS", 10);
-    // The server's CPU over all the replays at once, counted in 10 ms ticks, which
-    // unlike the threads' own counters keep the time of threads that have ended. The
-    // same replays with no watcher give what the server spends anyway (the hub, and
-    // starting the server and the child process), which is taken off.
+    // The same replays with no watcher give what the server spends anyway (the hub
+    // numbering and encoding the messages), which is taken off.
     let mut server = [0.0; 2];
     let mut watchers = 0.0;
     for (n, count) in [0, 50].into_iter().enumerate() {
-        let before = cpu_seconds();
         for _ in 0..replays {
-            let spent = replay_cost(&trace, count, files).await;
+            let cost = replay_cost(&trace, count, files).await;
+            server[n] += cost.server / replays as f64;
             if count > 0 {
-                watchers += spent / replays as f64;
+                watchers += cost.watchers / replays as f64;
             }
         }
-        server[n] = (cpu_seconds() - before) / replays as f64;
     }
     let server = (server[1] - server[0]).max(0.0);
     let upload = median(upload_cpu);
