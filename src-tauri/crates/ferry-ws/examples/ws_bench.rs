@@ -467,7 +467,7 @@ impl Watchers {
 
     /// Waits for every watcher to see every job end; returns the CPU seconds they spent.
     /// They are still connected when it returns: [`Watchers::close`] ends them.
-    async fn seen_all(&mut self) -> f64 {
+    fn seen_all(&mut self) -> f64 {
         let lines = &self.lines;
         tokio::task::block_in_place(|| {
             lines
@@ -542,7 +542,7 @@ async fn upload_run(watchers: usize, files: usize, size: usize) -> UploadRun {
         eprintln!("{watchers} watchers: {secs:.3} s, {cpu_secs:.3} CPU s");
     }
     if let Some(mut clients) = clients {
-        let spent = clients.seen_all().await;
+        let spent = clients.seen_all();
         clients.close().await;
         if std::env::var_os("BENCH_VERBOSE").is_some() {
             let m = headless.server.metrics();
@@ -589,7 +589,7 @@ async fn replay_cost(
         tokio::time::sleep_until(start + *at).await;
         feed.emit(event.clone());
     }
-    let spent = clients.seen_all().await;
+    let spent = clients.seen_all();
     let cost = ReplayCost {
         server: ThreadTimes::now().since(&before),
         watchers: spent,
