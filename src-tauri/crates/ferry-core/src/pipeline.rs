@@ -56,13 +56,7 @@ impl JobCtx {
     /// same change (one job event per stage).
     fn enter(&self, status: JobStatus, total: u64, fields: impl FnOnce(&mut JobView)) {
         let mut meter = self.meter.lock().unwrap_or_else(PoisonError::into_inner);
-        let stage = StageMeter::new(
-            self.id,
-            status,
-            total,
-            self.shared.progress_interval,
-            Instant::now(),
-        );
+        let stage = StageMeter::new(self.id, status, total, Instant::now());
         let progress = stage.progress();
         *meter = Some(stage);
         // Inside the job's span: the log line names the job.
@@ -84,12 +78,8 @@ impl JobCtx {
     fn finish_stage(&self) {
         let mut meter = self.meter.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(stage) = meter.as_mut() {
-            let now = Instant::now();
-            let emit = stage.finish(now);
-            if emit {
-                stage.mark_emitted(now);
-            }
-            self.shared.progress(stage.progress(), emit);
+            stage.finish(Instant::now());
+            self.shared.progress(stage.progress(), true);
         }
     }
 
@@ -111,7 +101,7 @@ impl ProgressSink for JobCtx {
     }
 
     fn report_sent(&self, sent: u64) {
-        self.with_meter(|stage, now| stage.advance_sent(sent, now));
+        self.with_meter(|stage, _| stage.advance_sent(sent));
     }
 
     fn restart(&self, from: u64, reason: Option<String>) {
@@ -119,7 +109,6 @@ impl ProgressSink for JobCtx {
         if let Some(stage) = meter.as_mut() {
             let now = Instant::now();
             stage.restart_at(from, now);
-            stage.mark_emitted(now);
             let progress = stage.progress();
             self.shared.change(self.id, |entry| {
                 if entry.view.status == progress.status {
@@ -147,16 +136,12 @@ impl ProgressSink for JobCtx {
 }
 
 impl JobCtx {
-    /// Applies a new figure to the current stage and publishes it when due.
-    fn with_meter(&self, apply: impl FnOnce(&mut StageMeter, Instant) -> bool) {
+    /// Applies a new figure to the current stage; the progress clock publishes it.
+    fn with_meter(&self, apply: impl FnOnce(&mut StageMeter, Instant)) {
         let mut meter = self.meter.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(stage) = meter.as_mut() {
-            let now = Instant::now();
-            let emit = apply(stage, now);
-            if emit {
-                stage.mark_emitted(now);
-            }
-            self.shared.progress(stage.progress(), emit);
+            apply(stage, Instant::now());
+            self.shared.progress(stage.progress(), false);
         }
     }
 }

@@ -1,5 +1,5 @@
-//! Progress arithmetic: a smoothed speed, the time left at that speed, and the rule for
-//! when a progress figure is worth publishing.
+//! Progress arithmetic: a smoothed speed, the time left at that speed, and a stage's
+//! figures. When they are published is the engine's progress clock's business.
 //!
 //! The speed is an exponential moving average whose weight depends on the time between
 //! samples (`alpha = 1 - e^(-dt/tau)`), so the figure behaves the same whether bytes
@@ -96,7 +96,7 @@ impl SpeedMeter {
     }
 }
 
-/// The live figures of one job's current stage, and when they were last published.
+/// The live figures of one job's current stage.
 #[derive(Debug, Clone)]
 pub(crate) struct StageMeter {
     job: JobId,
@@ -104,36 +104,21 @@ pub(crate) struct StageMeter {
     total: u64,
     current: u64,
     speed: SpeedMeter,
-    interval: Duration,
-    last_emit: Instant,
-    last_emitted: Option<u64>,
     /// Bytes handed to the network, ahead of `current` (acknowledged); `None` until a
     /// destination reports it.
     sent: Option<u64>,
-    last_emitted_sent: Option<u64>,
 }
 
 impl StageMeter {
-    /// Starts a stage of `total` bytes at `now`. `interval` is the minimum spacing of
-    /// published figures.
-    pub(crate) fn new(
-        job: JobId,
-        status: JobStatus,
-        total: u64,
-        interval: Duration,
-        now: Instant,
-    ) -> Self {
+    /// Starts a stage of `total` bytes at `now`.
+    pub(crate) fn new(job: JobId, status: JobStatus, total: u64, now: Instant) -> Self {
         Self {
             job,
             status,
             total,
             current: 0,
             speed: SpeedMeter::new(TAU, MIN_WINDOW, now),
-            interval,
-            last_emit: now,
-            last_emitted: None,
             sent: None,
-            last_emitted_sent: None,
         }
     }
 
@@ -144,44 +129,28 @@ impl StageMeter {
         self.speed = SpeedMeter::new(TAU, MIN_WINDOW, now);
         self.speed.last_bytes = self.current;
         self.sent = self.sent.map(|_| self.current);
-        self.last_emitted = None;
     }
 
     /// Records bytes handed to the network (acknowledged or not). Never below the
-    /// acknowledged figure, never past the total. Returns true when it should be
-    /// published now.
-    pub(crate) fn advance_sent(&mut self, bytes: u64, now: Instant) -> bool {
-        let bytes = bytes.clamp(self.current, self.total);
-        self.sent = Some(bytes);
-        self.last_emitted_sent != Some(bytes)
-            && now.saturating_duration_since(self.last_emit) >= self.interval
+    /// acknowledged figure, never past the total.
+    pub(crate) fn advance_sent(&mut self, bytes: u64) {
+        self.sent = Some(bytes.clamp(self.current, self.total));
     }
 
     /// Records `bytes` processed so far. Figures never go backwards and never pass the
-    /// total. Returns true when the new figure should be published now.
-    pub(crate) fn advance(&mut self, bytes: u64, now: Instant) -> bool {
+    /// total.
+    pub(crate) fn advance(&mut self, bytes: u64, now: Instant) {
         let bytes = bytes.min(self.total).max(self.current);
         self.current = bytes;
         if let Some(sent) = self.sent.as_mut() {
             *sent = (*sent).max(bytes);
         }
         self.speed.update(bytes, now);
-        self.last_emitted != Some(bytes)
-            && now.saturating_duration_since(self.last_emit) >= self.interval
     }
 
-    /// Ends the stage. Returns true when the last figure has not been published yet, so
-    /// the final value always goes out.
-    pub(crate) fn finish(&mut self, now: Instant) -> bool {
+    /// Ends the stage: a stage shorter than one sampling window still gets a speed.
+    pub(crate) fn finish(&mut self, now: Instant) {
         self.speed.settle(self.current, now);
-        self.last_emitted != Some(self.current)
-    }
-
-    /// Notes that the current figure was published at `now`.
-    pub(crate) fn mark_emitted(&mut self, now: Instant) {
-        self.last_emit = now;
-        self.last_emitted = Some(self.current);
-        self.last_emitted_sent = self.sent;
     }
 
     /// The figures as the model carries them.
@@ -297,23 +266,18 @@ mod tests {
     }
 
     #[test]
-    fn stage_figures_are_monotonic_clamped_and_throttled() {
+    fn stage_figures_are_monotonic_and_clamped() {
         let t0 = Instant::now();
-        let interval = Duration::from_millis(50);
-        let mut stage = StageMeter::new(JobId(1), JobStatus::Uploading, 1000, interval, t0);
-        // Too soon after the stage started: recorded, not published.
-        assert!(!stage.advance(100, at(t0, 10)));
+        let mut stage = StageMeter::new(JobId(1), JobStatus::Uploading, 1000, t0);
+        stage.advance(100, at(t0, 10));
         assert_eq!(stage.progress().current, 100);
-        assert!(stage.advance(200, at(t0, 60)));
-        stage.mark_emitted(at(t0, 60));
+        stage.advance(200, at(t0, 60));
         // Going backwards is ignored; passing the total is clamped.
-        assert!(!stage.advance(150, at(t0, 70)));
+        stage.advance(150, at(t0, 70));
         assert_eq!(stage.progress().current, 200);
-        assert!(stage.advance(5000, at(t0, 200)));
+        stage.advance(5000, at(t0, 200));
         assert_eq!(stage.progress().current, 1000);
-        stage.mark_emitted(at(t0, 200));
-        // The final figure was already published: nothing more to send.
-        assert!(!stage.finish(at(t0, 210)));
+        stage.finish(at(t0, 210));
         let progress = stage.progress();
         assert_eq!(progress.eta_secs, Some(0.0));
         assert!(progress.speed > 0.0);
@@ -322,36 +286,27 @@ mod tests {
     #[test]
     fn sent_runs_ahead_of_acknowledged_and_a_restart_is_the_only_way_back() {
         let t0 = Instant::now();
-        let interval = Duration::from_millis(50);
-        let mut stage = StageMeter::new(JobId(1), JobStatus::Uploading, 1000, interval, t0);
-        assert!(stage.advance_sent(400, at(t0, 60)));
-        stage.mark_emitted(at(t0, 60));
+        let mut stage = StageMeter::new(JobId(1), JobStatus::Uploading, 1000, t0);
+        stage.advance_sent(400);
         assert_eq!(stage.progress().sent, Some(400));
         assert_eq!(stage.progress().current, 0);
         // Acknowledged passes sent: sent follows.
         stage.advance(500, at(t0, 120));
         assert_eq!(stage.progress().sent, Some(500));
         // A failed request sends less than was acknowledged: clamped.
-        stage.advance_sent(100, at(t0, 200));
+        stage.advance_sent(100);
         assert_eq!(stage.progress().sent, Some(500));
         // Only an explicit restart goes back.
         stage.restart_at(0, at(t0, 300));
         let progress = stage.progress();
         assert_eq!((progress.current, progress.sent), (0, Some(0)));
-        assert!(stage.advance(10, at(t0, 400)));
     }
 
     #[test]
-    fn an_empty_stage_still_publishes_its_final_figure() {
+    fn an_empty_stage_settles_with_nothing_left() {
         let t0 = Instant::now();
-        let mut stage = StageMeter::new(
-            JobId(1),
-            JobStatus::Hashing,
-            0,
-            Duration::from_millis(50),
-            t0,
-        );
-        assert!(stage.finish(t0));
+        let mut stage = StageMeter::new(JobId(1), JobStatus::Hashing, 0, t0);
+        stage.finish(t0);
         let progress = stage.progress();
         assert_eq!((progress.current, progress.total), (0, 0));
         assert_eq!(progress.eta_secs, Some(0.0));
