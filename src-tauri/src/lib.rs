@@ -4,6 +4,7 @@
 
 mod commands;
 mod destination;
+mod destination_settings;
 mod launch;
 mod logging;
 mod notifications;
@@ -91,6 +92,12 @@ pub fn run() {
             commands::app_info,
             commands::set_start_at_login,
             commands::open_logs,
+            destination_settings::destinations,
+            destination_settings::add_destination,
+            destination_settings::edit_destination,
+            destination_settings::remove_destination,
+            destination_settings::set_default_destination,
+            destination_settings::test_destination,
         ])
         .build(tauri::generate_context!())
         .expect("Ferry could not start its window; see the log above");

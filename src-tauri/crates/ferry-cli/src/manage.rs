@@ -14,7 +14,6 @@ use ferry_core::destinations::{
     add_destination, edit_destination, remove_destination, AuthKind, DestinationRegistry,
     DestinationSettings, StoredDestination, Target,
 };
-use ferry_core::resume::MemoryLedger;
 use ferry_core::secrets::{KeyringSecrets, MemorySecrets, Secret, SecretStore};
 use ferry_core::CoreError;
 
@@ -536,53 +535,18 @@ fn list(registry: &DestinationRegistry, json: bool) {
 
 async fn test(registry: &DestinationRegistry, name: &str) -> Result<u8, String> {
     let entry = find(registry, name)?;
-    match &entry.settings.target {
-        Target::LocalFolder { path } => {
-            let check = std::fs::create_dir_all(path).and_then(|()| {
-                let probe = path.join(format!(".ferry-test-{}", std::process::id()));
-                std::fs::write(&probe, b"")?;
-                std::fs::remove_file(&probe)
-            });
-            match check {
-                Ok(()) => {
-                    println!(
-                        "ok: `{}` can write to {}",
-                        entry.settings.name,
-                        path.display()
-                    );
-                    Ok(EXIT_OK)
-                }
-                Err(e) => {
-                    println!(
-                        "failed: `{}` cannot write to {}: {e}",
-                        entry.settings.name,
-                        path.display()
-                    );
-                    Ok(EXIT_FAILED)
-                }
-            }
+    match ferry_core::destinations::test_destination(&entry).await {
+        Ok(report) => {
+            println!("ok: {report}");
+            Ok(EXIT_OK)
         }
-        Target::Tus { url } => {
-            let secrets = store_for(&entry)?;
-            // A test uploads nothing, so there are no resume points to keep.
-            let destination = entry
-                .build_tus(Arc::new(MemoryLedger::default()), secrets)
-                .map_err(|e| e.to_string())?;
-            let outcome = destination.test_connection().await;
-            match outcome {
-                Ok(report) => {
-                    println!("ok: {url} answers: {report}");
-                    Ok(EXIT_OK)
-                }
-                Err(CoreError::ConnectionTest { problem, detail }) => {
-                    println!("failed ({problem:?}): {detail}");
-                    Ok(EXIT_FAILED)
-                }
-                Err(other) => {
-                    println!("failed: {other}");
-                    Ok(EXIT_FAILED)
-                }
-            }
+        Err(CoreError::ConnectionTest { problem, detail }) => {
+            println!("failed ({problem:?}): {detail}");
+            Ok(EXIT_FAILED)
+        }
+        Err(other) => {
+            println!("failed: {other}");
+            Ok(EXIT_FAILED)
         }
     }
 }

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 use url::Url;
 
 use crate::destination::tus::{TusConfig, TusDestination, MIN_CHUNK_SIZE};
@@ -56,7 +57,7 @@ pub fn config_dir() -> Result<PathBuf, CoreError> {
 }
 
 /// Where a destination's files go.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Target {
     /// A folder on this computer (or a mounted share).
@@ -73,7 +74,7 @@ pub enum Target {
 
 /// How a destination authenticates. Only the parts that are not secret are here; the
 /// secret itself is in the secret store under the destination's id.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AuthKind {
     /// No credentials.
@@ -129,7 +130,7 @@ impl AuthKind {
 }
 
 /// What a user sets for a destination (everything but its id and its secret).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct DestinationSettings {
     /// The name shown in the app and given to `ferry upload --to`; unique, no slash.
@@ -141,12 +142,15 @@ pub struct DestinationSettings {
     pub auth: AuthKind,
     /// Bytes per request to a tus server; the engine's default (8 MiB) when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "number")]
     pub chunk_size: Option<u64>,
     /// Files uploading at once; the caller's default when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "number")]
     pub concurrency: Option<usize>,
     /// Upload rate cap of this destination in bytes per second; none when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "number")]
     pub bandwidth_limit: Option<u64>,
 }
 
@@ -251,7 +255,7 @@ fn tus_endpoint(url: &str) -> Result<Url, String> {
 }
 
 /// One stored destination: its stable id and its settings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct StoredDestination {
     /// Made when the destination is added and never changed: the name of its secret in
     /// the keyring and of its resume points.
@@ -727,6 +731,66 @@ pub async fn remove_destination(
         secrets.delete(id).await?;
     }
     registry.remove(id)
+}
+
+/// The destinations as the app's settings list them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct DestinationsView {
+    /// Every destination, in the order they were added.
+    pub destinations: Vec<StoredDestination>,
+    /// The id of the default destination, if one is set.
+    pub default_id: Option<String>,
+}
+
+impl DestinationsView {
+    /// What `registry` holds.
+    pub fn of(registry: &DestinationRegistry) -> Self {
+        Self {
+            destinations: registry.list().to_vec(),
+            default_id: registry.default_destination().map(|d| d.id.clone()),
+        }
+    }
+}
+
+/// Checks that `entry` can take uploads, without uploading anything: a local folder is
+/// created if needed and a probe file written and removed in it; a tus server is asked
+/// what it supports, with the destination's credentials (see
+/// [`TusDestination::test_connection`]). Returns what was found, for the user.
+pub async fn test_destination(entry: &StoredDestination) -> Result<String, CoreError> {
+    match &entry.settings.target {
+        Target::LocalFolder { path } => {
+            let folder = path.clone();
+            let probe = folder.join(format!(".ferry-test-{}", std::process::id()));
+            let written = tokio::task::spawn_blocking(move || {
+                std::fs::create_dir_all(&folder)?;
+                std::fs::write(&probe, b"")?;
+                std::fs::remove_file(&probe)
+            })
+            .await
+            .map_err(|e| CoreError::Internal(format!("the folder check stopped: {e}")))?;
+            written.map_err(|source| CoreError::Destination {
+                context: format!(
+                    "`{}` cannot write to {}",
+                    entry.settings.name,
+                    path.display()
+                ),
+                source,
+            })?;
+            Ok(format!(
+                "`{}` can write to {}",
+                entry.settings.name,
+                path.display()
+            ))
+        }
+        Target::Tus { url } => {
+            let secrets = entry.secret_store()?;
+            // A test uploads nothing, so there are no resume points to keep.
+            let destination =
+                entry.build_tus(Arc::new(crate::resume::MemoryLedger::default()), secrets)?;
+            let report = destination.test_connection().await?;
+            Ok(format!("{url} answers: {report}"))
+        }
+    }
 }
 
 #[cfg(test)]

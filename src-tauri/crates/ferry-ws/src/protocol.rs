@@ -524,6 +524,9 @@ pub struct AppInfo {
 
 /// Every type the UI needs, in dependency order, as TypeScript declarations.
 pub fn typescript_declarations() -> String {
+    use ferry_core::destinations::{
+        AuthKind, DestinationSettings, DestinationsView, StoredDestination, Target,
+    };
     use ferry_core::{EngineEvent, JobStatus, SkippedPath};
     let decls = [
         decl::<JobId>(),
@@ -546,6 +549,11 @@ pub fn typescript_declarations() -> String {
         decl::<ServerMessage>(),
         decl::<ConnectionInfo>(),
         decl::<AppInfo>(),
+        decl::<Target>(),
+        decl::<AuthKind>(),
+        decl::<DestinationSettings>(),
+        decl::<StoredDestination>(),
+        decl::<DestinationsView>(),
     ];
     let mut out = String::from(
         "// Generated from the Rust protocol types in src-tauri/crates/ferry-ws/src/protocol.rs\n\

@@ -615,3 +615,106 @@ destination: string,
  * Whether Ferry starts when the user logs in (off until the user turns it on).
  */
 start_at_login: boolean, };
+
+/**
+ * Where a destination's files go.
+ */
+export type Target = { "kind": "local_folder", 
+/**
+ * The folder, absolute.
+ */
+path: string, } | { "kind": "tus", 
+/**
+ * The creation endpoint (`https://host/files/`).
+ */
+url: string, };
+
+/**
+ * How a destination authenticates. Only the parts that are not secret are here; the
+ * secret itself is in the secret store under the destination's id.
+ */
+export type AuthKind = { "kind": "none" } | { "kind": "bearer" } | { "kind": "basic", 
+/**
+ * The user name.
+ */
+user: string, } | { "kind": "header", 
+/**
+ * The header's name (`X-Api-Key`).
+ */
+name: string, };
+
+/**
+ * What a user sets for a destination (everything but its id and its secret).
+ */
+export type DestinationSettings = { 
+/**
+ * The name shown in the app and given to `ferry upload --to`; unique, no slash.
+ */
+name: string, 
+/**
+ * Where files go.
+ */
+target: Target, 
+/**
+ * How it authenticates.
+ */
+auth: AuthKind, 
+/**
+ * Bytes per request to a tus server; the engine's default (8 MiB) when unset.
+ */
+chunk_size?: number, 
+/**
+ * Files uploading at once; the caller's default when unset.
+ */
+concurrency?: number, 
+/**
+ * Upload rate cap of this destination in bytes per second; none when unset.
+ */
+bandwidth_limit?: number, };
+
+/**
+ * One stored destination: its stable id and its settings.
+ */
+export type StoredDestination = { 
+/**
+ * Made when the destination is added and never changed: the name of its secret in
+ * the keyring and of its resume points.
+ */
+id: string, 
+/**
+ * The name shown in the app and given to `ferry upload --to`; unique, no slash.
+ */
+name: string, 
+/**
+ * Where files go.
+ */
+target: Target, 
+/**
+ * How it authenticates.
+ */
+auth: AuthKind, 
+/**
+ * Bytes per request to a tus server; the engine's default (8 MiB) when unset.
+ */
+chunk_size?: number, 
+/**
+ * Files uploading at once; the caller's default when unset.
+ */
+concurrency?: number, 
+/**
+ * Upload rate cap of this destination in bytes per second; none when unset.
+ */
+bandwidth_limit?: number, };
+
+/**
+ * The destinations as the app's settings list them.
+ */
+export type DestinationsView = { 
+/**
+ * Every destination, in the order they were added.
+ */
+destinations: Array<StoredDestination>, 
+/**
+ * The id of the default destination, if one is set.
+ */
+default_id: string | null, };

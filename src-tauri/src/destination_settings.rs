@@ -1,0 +1,113 @@
+//! Commands behind the Destinations view: list, add, edit, remove, make default and
+//! test. The settings go to the destinations file that the `ferry` command shares;
+//! secrets go only to the OS keyring (ferry-core does both), and never come back to the
+//! webview. A new default applies at Ferry's next start.
+
+// Tauri hands command arguments by value.
+#![allow(clippy::needless_pass_by_value)]
+
+use ferry_core::destinations::{
+    self, DestinationRegistry, DestinationSettings, DestinationsView, StoredDestination,
+};
+use ferry_core::secrets::{KeyringSecrets, MemorySecrets, Secret, SecretStore};
+use ferry_core::CoreError;
+use std::sync::Arc;
+
+/// Every destination and which one is the default.
+#[tauri::command]
+pub(crate) fn destinations() -> Result<DestinationsView, String> {
+    Ok(DestinationsView::of(&registry()?))
+}
+
+/// Adds a destination; `secret` (a token, a password or a header's value) is stored in
+/// the keyring under the new destination's id.
+#[tauri::command]
+pub(crate) async fn add_destination(
+    settings: DestinationSettings,
+    secret: Option<String>,
+) -> Result<DestinationsView, String> {
+    let mut registry = registry()?;
+    let store = secrets_for(settings.auth.needs_secret()).map_err(text)?;
+    destinations::add_destination(&mut registry, settings, given(secret), store.as_ref())
+        .await
+        .map_err(text)?;
+    Ok(DestinationsView::of(&registry))
+}
+
+/// Changes a destination's settings; `secret`, when given, replaces its secret.
+#[tauri::command]
+pub(crate) async fn edit_destination(
+    id: String,
+    settings: DestinationSettings,
+    secret: Option<String>,
+) -> Result<DestinationsView, String> {
+    let mut registry = registry()?;
+    let had_secret = registry
+        .get(&id)
+        .is_some_and(|d| d.settings.auth.needs_secret());
+    let store = secrets_for(had_secret || settings.auth.needs_secret()).map_err(text)?;
+    destinations::edit_destination(&mut registry, &id, settings, given(secret), store.as_ref())
+        .await
+        .map_err(text)?;
+    Ok(DestinationsView::of(&registry))
+}
+
+/// Removes a destination and its secret.
+#[tauri::command]
+pub(crate) async fn remove_destination(id: String) -> Result<DestinationsView, String> {
+    let mut registry = registry()?;
+    let store = match registry.get(&id) {
+        Some(entry) => entry.secret_store().map_err(text)?,
+        None => {
+            return Err(format!(
+                "there is no destination {id}; it may have been removed already"
+            ))
+        }
+    };
+    destinations::remove_destination(&mut registry, &id, store.as_ref())
+        .await
+        .map_err(text)?;
+    Ok(DestinationsView::of(&registry))
+}
+
+/// Makes `id` the default destination (`None`: the built-in local folder).
+#[tauri::command]
+pub(crate) fn set_default_destination(id: Option<String>) -> Result<DestinationsView, String> {
+    let mut registry = registry()?;
+    registry.set_default(id.as_deref()).map_err(text)?;
+    Ok(DestinationsView::of(&registry))
+}
+
+/// Tests a destination without uploading: what the server answered, or exactly what
+/// went wrong (name resolution, refused, TLS, 401, 403, not a tus server).
+#[tauri::command]
+pub(crate) async fn test_destination(id: String) -> Result<String, String> {
+    let entry: StoredDestination = registry()?
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| format!("there is no destination {id}; it may have been removed"))?;
+    destinations::test_destination(&entry).await.map_err(text)
+}
+
+fn registry() -> Result<DestinationRegistry, String> {
+    DestinationRegistry::open_default().map_err(text)
+}
+
+/// The keyring when a secret is involved; nothing otherwise, so destinations without
+/// credentials work where no keyring is available.
+fn secrets_for(needed: bool) -> Result<Arc<dyn SecretStore>, CoreError> {
+    if needed {
+        Ok(Arc::new(KeyringSecrets::new()?))
+    } else {
+        Ok(Arc::new(MemorySecrets::new()))
+    }
+}
+
+/// An empty field in the form means "no new secret".
+fn given(secret: Option<String>) -> Option<Secret> {
+    secret.filter(|s| !s.is_empty()).map(Secret::new)
+}
+
+fn text(error: CoreError) -> String {
+    error.to_string()
+}
