@@ -1,7 +1,13 @@
 import { invoke } from '@tauri-apps/api/core';
 import { getCurrentWebview } from '@tauri-apps/api/webview';
 import { open } from '@tauri-apps/plugin-dialog';
-import type { AppInfo, ConnectionInfo, EnqueueReport } from './generated/protocol';
+import type {
+  AppInfo,
+  ConnectionInfo,
+  DestinationSettings,
+  DestinationsView,
+  EnqueueReport,
+} from './generated/protocol';
 
 declare global {
   interface Window {
@@ -37,6 +43,11 @@ export function enqueuePaths(paths: string[]): Promise<EnqueueReport> {
 /** Asks the user for files; an empty list when the dialog is dismissed. */
 export async function pickFiles(): Promise<string[]> {
   return (await open({ multiple: true, directory: false, title: 'Add files to upload' })) ?? [];
+}
+
+/** Asks the user for one folder; null when the dialog is dismissed. */
+export async function pickFolder(title: string): Promise<string | null> {
+  return await open({ multiple: false, directory: true, title });
 }
 
 /** Asks the user for folders; an empty list when the dialog is dismissed. */
@@ -82,4 +93,37 @@ export function setStartAtLogin(enabled: boolean): Promise<boolean> {
 /** Opens the log folder in the file manager. */
 export function openLogs(): Promise<void> {
   return invoke<void>('open_logs');
+}
+
+/** Every upload destination and which one is the default. */
+export function destinations(): Promise<DestinationsView> {
+  return invoke<DestinationsView>('destinations');
+}
+
+/** Adds a destination; `secret` (a token, password or header value) goes to the system keyring. */
+export function addDestination(settings: DestinationSettings, secret: string | null): Promise<DestinationsView> {
+  return invoke<DestinationsView>('add_destination', { settings, secret });
+}
+
+/** Changes a destination; a null or empty `secret` keeps the stored one. */
+export function editDestination(id: string, settings: DestinationSettings, secret: string | null): Promise<DestinationsView> {
+  return invoke<DestinationsView>('edit_destination', { id, settings, secret });
+}
+
+/** Removes a destination and its secret. */
+export function removeDestination(id: string): Promise<DestinationsView> {
+  return invoke<DestinationsView>('remove_destination', { id });
+}
+
+/** Makes `id` the default destination; null: the built-in local folder. Applies at the next start. */
+export function setDefaultDestination(id: string | null): Promise<DestinationsView> {
+  return invoke<DestinationsView>('set_default_destination', { id });
+}
+
+/**
+ * Checks that a destination can take uploads, without uploading: resolves with what was
+ * found, rejects with exactly what went wrong.
+ */
+export function testDestination(id: string): Promise<string> {
+  return invoke<string>('test_destination', { id });
 }
