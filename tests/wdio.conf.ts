@@ -39,7 +39,7 @@ export const config: WebdriverIO.Config = {
   runner: 'local',
   specs: ['./e2e/**/*.spec.ts'],
   // Those run against a tus server, with their own configuration (wdio.tus.conf.ts).
-  exclude: ['./e2e/tus/**', './e2e/destinations/**'],
+  exclude: ['./e2e/tus/**', './e2e/destinations/**', './e2e/keyring/**'],
   maxInstances: 1,
   hostname: '127.0.0.1',
   port: driverPort,
