@@ -3,34 +3,15 @@
 // run's temporary folder, on the run's private session bus) and a tus server that wants
 // a Bearer token. The app reads its destination from the stored destinations, not from
 // FERRY_DESTINATION_URL. Everything else is as in wdio.conf.ts.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { config as base } from './wdio.conf.js';
+import { startTusServer, type TusServer } from './helpers/tus-server.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-let tusServer: ChildProcess | undefined;
-
-/** Starts the tus server and resolves with its endpoint once it prints its ready line. */
-function startTusServer(dir: string, token: string, log: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('node', [path.join(here, 'tus-server', 'server.mjs'), '--dir', dir, '--token', token, '--verbose'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    tusServer = child;
-    child.stderr?.pipe(createWriteStream(log));
-    const timer = setTimeout(() => reject(new Error('the tus server did not start within 20 s; run npm ci')), 20_000);
-    child.once('exit', (code) => reject(new Error(`the tus server exited with ${code}; see ${log}`)));
-    readline.createInterface({ input: child.stdout! }).once('line', (line) => {
-      clearTimeout(timer);
-      resolve((JSON.parse(line) as { endpoint: string }).endpoint);
-    });
-  });
-}
+let tusServer: TusServer | undefined;
 
 /** Starts gnome-keyring-daemon on the session bus, its login keyring unlocked. */
 function startKeyring(home: string): void {
@@ -58,16 +39,17 @@ export const config: WebdriverIO.Config = {
     process.env.FERRY_E2E_TUS_STORE = store;
     startKeyring(path.join(store, 'keyring'));
     process.env.FERRY_E2E_TUS_TOKEN = randomBytes(18).toString('base64url');
-    process.env.FERRY_E2E_TUS_ENDPOINT = await startTusServer(
+    tusServer = await startTusServer(
       path.join(store, 'files'),
-      process.env.FERRY_E2E_TUS_TOKEN,
       path.join(store, 'requests.log'),
+      process.env.FERRY_E2E_TUS_TOKEN,
     );
+    process.env.FERRY_E2E_TUS_ENDPOINT = tusServer.endpoint;
     const prepare = base.onPrepare;
     if (typeof prepare === 'function') await prepare(...args);
   },
   onComplete: async (...args) => {
-    tusServer?.kill('SIGTERM');
+    tusServer?.process.kill('SIGTERM');
     const store = process.env.FERRY_E2E_TUS_STORE;
     if (store && !process.env.FERRY_E2E_KEEP) rmSync(store, { recursive: true, force: true });
     const complete = base.onComplete;

@@ -1,32 +1,11 @@
 // The specs that upload to a real tus server: the official Node server (@tus/server)
 // started on 127.0.0.1 before the app, which gets its endpoint through
 // FERRY_DESTINATION_URL. Everything else is as in wdio.conf.ts.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
 import path from 'node:path';
-import readline from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { config as base } from './wdio.conf.js';
+import { startTusServer, type TusServer } from './helpers/tus-server.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-let tusServer: ChildProcess | undefined;
-
-/** Starts the tus server and resolves with its endpoint once it prints its ready line. */
-function startTusServer(dir: string, log: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('node', [path.join(here, 'tus-server', 'server.mjs'), '--dir', dir, '--verbose'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    tusServer = child;
-    child.stderr?.pipe(createWriteStream(log));
-    const timer = setTimeout(() => reject(new Error('the tus server did not start within 20 s; run npm ci')), 20_000);
-    child.once('exit', (code) => reject(new Error(`the tus server exited with ${code}; see ${log}`)));
-    readline.createInterface({ input: child.stdout! }).once('line', (line) => {
-      clearTimeout(timer);
-      resolve((JSON.parse(line) as { endpoint: string }).endpoint);
-    });
-  });
-}
+let tusServer: TusServer | undefined;
 
 export const config: WebdriverIO.Config = {
   ...base,
@@ -40,14 +19,15 @@ export const config: WebdriverIO.Config = {
     const store = mkdtempSync(path.join(os.tmpdir(), 'ferry-e2e-tus-'));
     process.env.FERRY_E2E_TUS_STORE = store;
     process.env.FERRY_E2E_TUS_LOG = path.join(store, 'requests.log');
-    process.env.FERRY_DESTINATION_URL = await startTusServer(path.join(store, 'files'), process.env.FERRY_E2E_TUS_LOG);
+    tusServer = await startTusServer(path.join(store, 'files'), process.env.FERRY_E2E_TUS_LOG);
+    process.env.FERRY_DESTINATION_URL = tusServer.endpoint;
     // Slow enough that a pause lands in the middle of an upload.
     process.env.FERRY_BANDWIDTH_LIMIT = String(2 * 1024 * 1024);
     const prepare = base.onPrepare;
     if (typeof prepare === 'function') await prepare(...args);
   },
   onComplete: async (...args) => {
-    tusServer?.kill('SIGTERM');
+    tusServer?.process.kill('SIGTERM');
     const store = process.env.FERRY_E2E_TUS_STORE;
     if (store && !process.env.FERRY_E2E_KEEP) {
       const { rmSync } = await import('node:fs');

@@ -9,9 +9,8 @@
 use ferry_core::destinations::{
     self, DestinationRegistry, DestinationSettings, DestinationsView, StoredDestination,
 };
-use ferry_core::secrets::{KeyringSecrets, MemorySecrets, Secret, SecretStore};
+use ferry_core::secrets::Secret;
 use ferry_core::CoreError;
-use std::sync::Arc;
 
 /// Every destination and which one is the default.
 #[tauri::command]
@@ -27,7 +26,7 @@ pub(crate) async fn add_destination(
     secret: Option<String>,
 ) -> Result<DestinationsView, String> {
     let mut registry = registry()?;
-    let store = secrets_for(settings.auth.needs_secret()).map_err(text)?;
+    let store = destinations::secret_store(settings.auth.needs_secret()).map_err(text)?;
     destinations::add_destination(&mut registry, settings, given(secret), store.as_ref())
         .await
         .map_err(text)?;
@@ -45,7 +44,8 @@ pub(crate) async fn edit_destination(
     let had_secret = registry
         .get(&id)
         .is_some_and(|d| d.settings.auth.needs_secret());
-    let store = secrets_for(had_secret || settings.auth.needs_secret()).map_err(text)?;
+    let store =
+        destinations::secret_store(had_secret || settings.auth.needs_secret()).map_err(text)?;
     destinations::edit_destination(&mut registry, &id, settings, given(secret), store.as_ref())
         .await
         .map_err(text)?;
@@ -91,16 +91,6 @@ pub(crate) async fn test_destination(id: String) -> Result<String, String> {
 
 fn registry() -> Result<DestinationRegistry, String> {
     DestinationRegistry::open_default().map_err(text)
-}
-
-/// The keyring when a secret is involved; nothing otherwise, so destinations without
-/// credentials work where no keyring is available.
-fn secrets_for(needed: bool) -> Result<Arc<dyn SecretStore>, CoreError> {
-    if needed {
-        Ok(Arc::new(KeyringSecrets::new()?))
-    } else {
-        Ok(Arc::new(MemorySecrets::new()))
-    }
 }
 
 /// An empty field in the form means "no new secret".

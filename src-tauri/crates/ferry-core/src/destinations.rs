@@ -284,11 +284,7 @@ impl StoredDestination {
     /// works where no keyring is available. Fails, rather than falling back to memory,
     /// when the secret has nowhere to be read from.
     pub fn secret_store(&self) -> Result<Arc<dyn SecretStore>, CoreError> {
-        if self.settings.auth.needs_secret() {
-            Ok(Arc::new(crate::secrets::KeyringSecrets::new()?))
-        } else {
-            Ok(Arc::new(crate::secrets::MemorySecrets::new()))
-        }
+        secret_store(self.settings.auth.needs_secret())
     }
 
     /// The tus configuration, for a tus destination.
@@ -731,6 +727,17 @@ pub async fn remove_destination(
         secrets.delete(id).await?;
     }
     registry.remove(id)
+}
+
+/// Where secrets are kept when one is `needed`: the system keyring (failing, rather than
+/// falling back to memory, when there is none); otherwise an empty store, so that
+/// destinations without credentials work where no keyring is available.
+pub fn secret_store(needed: bool) -> Result<Arc<dyn SecretStore>, CoreError> {
+    if needed {
+        Ok(Arc::new(crate::secrets::KeyringSecrets::new()?))
+    } else {
+        Ok(Arc::new(crate::secrets::MemorySecrets::new()))
+    }
 }
 
 /// The destinations as the app's settings list them.

@@ -351,28 +351,22 @@ impl Shared {
     /// back to back (so a reader takes them together); returns how many.
     fn publish_waiting_figures(&self) -> usize {
         let mut state = self.lock();
-        let waiting: Vec<JobId> = state
-            .jobs
-            .values()
-            .filter(|entry| entry.figure_waiting)
-            .map(|entry| entry.view.id)
-            .collect();
-        if waiting.is_empty() {
+        if !state.jobs.values().any(|entry| entry.figure_waiting) {
             return 0;
         }
         let totals = state.totals();
-        for id in &waiting {
-            if let Some(entry) = state.jobs.get_mut(id) {
-                entry.figure_waiting = false;
-                let progress = entry.view.progress.clone();
-                entry.published = Some((progress.status, progress.current));
-                let _ = self.events.send(EngineEvent::Progress {
-                    progress,
-                    totals: totals.clone(),
-                });
-            }
+        let mut published = 0;
+        for entry in state.jobs.values_mut().filter(|entry| entry.figure_waiting) {
+            entry.figure_waiting = false;
+            let progress = entry.view.progress.clone();
+            entry.published = Some((progress.status, progress.current));
+            let _ = self.events.send(EngineEvent::Progress {
+                progress,
+                totals: totals.clone(),
+            });
+            published += 1;
         }
-        waiting.len()
+        published
     }
 
     fn snapshot_locked(state: &State) -> Snapshot {
