@@ -46,7 +46,7 @@ pub(crate) fn startup_notice(state: State<'_, AppState>) -> Option<String> {
 /// Where uploads go (the local folder, or the tus server's URL), shown in the UI.
 #[tauri::command]
 pub(crate) fn destination_dir(state: State<'_, AppState>) -> String {
-    state.destination_label.clone()
+    state.destination_label()
 }
 
 /// The version, licence and folders the About view shows, and the start-at-login setting.
@@ -57,7 +57,7 @@ pub(crate) fn app_info(app: AppHandle, state: State<'_, AppState>) -> AppInfo {
         licence: env!("CARGO_PKG_LICENSE").to_owned(),
         data_dir: state.data_dir.display().to_string(),
         log_dir: state.log_dir.display().to_string(),
-        destination: state.destination_label.clone(),
+        destination: state.destination_label(),
         start_at_login: app.autolaunch().is_enabled().unwrap_or(false),
     }
 }

@@ -8,6 +8,7 @@ use ferry_core::destinations::DestinationRegistry;
 use ferry_core::resume::SqliteLedger;
 use ferry_core::secrets::{Auth, MemorySecrets, Secret};
 use ferry_core::{CoreError, Destination, LocalFolderDestination, TusConfig, TusDestination};
+use std::path::Path;
 use std::sync::Arc;
 
 /// The destination chosen at start, and what the app shows about it.
@@ -41,7 +42,7 @@ pub(crate) fn choose(
     if let Some(endpoint) = &settings.tus_endpoint {
         return from_environment(settings, endpoint);
     }
-    let notice = match stored_default(settings, registry) {
+    let notice = match stored_default(&settings.data_dir, registry) {
         Ok(Some(chosen)) => return Ok(chosen),
         Ok(None) => None,
         Err(why) => {
@@ -53,19 +54,25 @@ pub(crate) fn choose(
         }
     };
     Ok(Chosen {
-        destination: Arc::new(LocalFolderDestination::new(
-            settings.destination_dir.clone(),
-        )),
-        label: settings.destination_dir.display().to_string(),
-        concurrency: None,
         notice,
+        ..local_folder(&settings.destination_dir)
     })
 }
 
+/// The built-in local folder, used when no stored destination is the default.
+pub(crate) fn local_folder(folder: &Path) -> Chosen {
+    Chosen {
+        destination: Arc::new(LocalFolderDestination::new(folder.to_path_buf())),
+        label: folder.display().to_string(),
+        concurrency: None,
+        notice: None,
+    }
+}
+
 /// The registry's default destination, if it names one; an error says in words what
-/// kept it from being used.
-fn stored_default(
-    settings: &Settings,
+/// kept it from being used. `data_dir` holds the resume points of tus uploads.
+pub(crate) fn stored_default(
+    data_dir: &Path,
     registry: Result<DestinationRegistry, CoreError>,
 ) -> Result<Option<Chosen>, String> {
     let registry =
@@ -76,7 +83,7 @@ fn stored_default(
     let name = &entry.settings.name;
     let unusable = |e: CoreError| format!("The default destination `{name}` cannot be used: {e}.");
     let secrets = entry.secret_store().map_err(unusable)?;
-    let ledger = SqliteLedger::open(&settings.data_dir).map_err(unusable)?;
+    let ledger = SqliteLedger::open(data_dir).map_err(unusable)?;
     let destination = entry.build(Arc::new(ledger), secrets).map_err(unusable)?;
     tracing::info!(destination = %name, place = %entry.place(), "uploading to the default destination");
     Ok(Some(Chosen {

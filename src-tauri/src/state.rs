@@ -16,8 +16,15 @@ pub(crate) struct AppState {
     server: Mutex<Option<Server>>,
     /// Copied out of the server so commands never wait on the lock above.
     pub(crate) connection: ferry_ws::ConnectionInfo,
-    /// Where uploads go (a folder or a URL), shown in the UI.
-    pub(crate) destination_label: String,
+    /// Where files added now upload (a folder, a URL, or a stored destination's name
+    /// and place), shown in the UI; changes with the default destination.
+    destination_label: std::sync::RwLock<String>,
+    /// The built-in local folder, where uploads go when no stored destination is the
+    /// default.
+    local_folder: std::path::PathBuf,
+    /// Set when `FERRY_DESTINATION_URL` chose the destination: it then stays, whatever
+    /// the stored default.
+    destination_from_environment: bool,
     /// Why uploads do not go to the destination the user set, shown once at start.
     pub(crate) startup_notice: Option<String>,
     /// The job database's folder, shown in the About view.
@@ -66,12 +73,52 @@ impl AppState {
             engine,
             connection: server.connection_info().clone(),
             server: Mutex::new(Some(server)),
-            destination_label: chosen.label,
+            destination_label: std::sync::RwLock::new(chosen.label),
+            local_folder: settings.destination_dir.clone(),
+            destination_from_environment: settings.tus_endpoint.is_some(),
             startup_notice: chosen.notice,
             data_dir: settings.data_dir.clone(),
             log_dir: settings.log_dir.clone(),
             _log_guard: log_guard,
         })
+    }
+
+    /// Where files added now upload, for people.
+    pub(crate) fn destination_label(&self) -> String {
+        self.destination_label
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Points the files added from now on at the stored default destination as
+    /// `registry` has it (the local folder when there is none), without a restart; jobs
+    /// already in the queue finish where they were going. A default that cannot be
+    /// built (its secret is out of reach, say) changes nothing, and the error says why
+    /// and where uploads still go.
+    pub(crate) fn follow_default(
+        &self,
+        registry: Result<DestinationRegistry, ferry_core::CoreError>,
+    ) -> Result<(), String> {
+        if self.destination_from_environment {
+            return Ok(());
+        }
+        let chosen = match destination::stored_default(&self.data_dir, registry) {
+            Ok(Some(chosen)) => chosen,
+            Ok(None) => destination::local_folder(&self.local_folder),
+            Err(why) => {
+                return Err(format!(
+                    "{why} Uploads still go to {}.",
+                    self.destination_label()
+                ))
+            }
+        };
+        self.engine.set_destination(chosen.destination);
+        *self
+            .destination_label
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = chosen.label;
+        Ok(())
     }
 
     /// Stops the server (removing the connection file) and the engine, leaving unfinished

@@ -53,8 +53,8 @@ describe('the Destinations view', () => {
       await $('[data-testid="destination-name"]').setValue('Archive');
       await $('[data-testid="destination-kind"]').selectByAttribute('value', 'local_folder');
       await $('[data-testid="destination-path"]').setValue(archive);
-      // The first destination is offered as the default; a default would outlive this
-      // spec (it applies at the next start), so this one is not.
+      // The first destination is offered as the default; a default would send the later
+      // specs' uploads elsewhere, so this one is not.
       const makeDefault = $('[data-testid="destination-make-default"]');
       if (await makeDefault.isSelected()) await makeDefault.click();
     });

@@ -1,6 +1,7 @@
 // A tus destination that wants a token, added in the window: the token goes to the
-// keyring (never to the settings file), the connection test passes with it, and after a
-// restart Ferry uploads to it with the token read back from the keyring.
+// keyring (never to the settings file), the connection test passes with it, made the
+// default it takes the next file at once, without a restart, and after a restart Ferry
+// uploads to it with the token read back from the keyring.
 import { $, browser, expect } from '@wdio/globals';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -38,6 +39,24 @@ describe('a tus destination with a token, added in the window', () => {
     const settings = readFileSync(path.join(process.env.FERRY_CONFIG_DIR!, 'destinations.json'), 'utf8');
     expect(settings).toContain('"bearer"');
     expect(settings).not.toContain(token());
+  });
+
+  it('takes the files added from then on, without a restart', async () => {
+    await $('[data-testid="destinations-close"]').click();
+    await expect($('[data-testid="destination"]')).toHaveText(expect.stringContaining(`Uploads go to Media (${endpoint()})`));
+    const bytes = randomBytes(2 * 1024 * 1024 + 7);
+    const file = path.join(process.env.FERRY_E2E_RUN!, 'fixtures', 'live.bin');
+    writeFileSync(file, bytes);
+    const [id] = (await enqueuePaths([file])).jobs;
+    const row = $(`[data-testid="job-row"][data-job-id="${id}"]`);
+    await browser.waitUntil(async () => (await row.getAttribute('data-status')) === 'done', {
+      timeout: 60_000,
+      timeoutMsg: 'the upload to the new default did not finish',
+    });
+    await saveScreenshot('keyring-live-default-done');
+    const copies = readdirSync(stored()).filter((name) => statSync(path.join(stored(), name)).size === bytes.length);
+    expect(copies.length).toBe(1);
+    expect(readFileSync(path.join(stored(), copies[0]!)).equals(bytes)).toBe(true);
   });
 
   it('uploads to it after a restart, with the token from the keyring', async () => {

@@ -76,6 +76,15 @@ export class FerryApp {
     return this.connection.state === 'open';
   }
 
+  /** Asks the backend where files added now upload (it changes with the default destination). */
+  refreshDestination(): void {
+    if (!this.embedded) return;
+    destinationDir().then(
+      (folder) => (this.destination = folder),
+      () => (this.destination = null),
+    );
+  }
+
   start(): void {
     if (!this.embedded) {
       this.connection = {
@@ -85,10 +94,7 @@ export class FerryApp {
       };
       return;
     }
-    destinationDir().then(
-      (folder) => (this.destination = folder),
-      () => (this.destination = null),
-    );
+    this.refreshDestination();
     startupNotice().then(
       (notice) => {
         if (notice) {

@@ -3,7 +3,6 @@
 //! through the connection file, enqueue files with the `enqueue` command, and watch.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::Args;
 use ferry_core::EngineConfig;
@@ -52,7 +51,6 @@ pub(crate) async fn run(args: ServeArgs) -> u8 {
     let mut engine = EngineConfig::new(data_dir.clone(), destination);
     engine.concurrency = args.concurrency.or(stored_concurrency).unwrap_or(3).max(1);
     engine.bandwidth_limit = args.limit_rate;
-    engine.progress_interval = Duration::from_millis(50);
     let connection_file = args
         .connection_file
         .clone()

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Duration;
 
 use tokio::sync::{broadcast, watch, Notify};
@@ -52,14 +52,14 @@ pub struct EngineConfig {
 }
 
 impl EngineConfig {
-    /// A configuration with the defaults: 3 jobs at once, progress at most every 50 ms,
+    /// A configuration with the defaults: 3 jobs at once, progress at most every 100 ms,
     /// no bandwidth cap.
     pub fn new(data_dir: PathBuf, destination: Arc<dyn Destination>) -> Self {
         Self {
             data_dir,
             destination,
             concurrency: 3,
-            progress_interval: Duration::from_millis(50),
+            progress_interval: Duration::from_millis(100),
             bandwidth_limit: None,
         }
     }
@@ -86,7 +86,7 @@ pub struct Engine {
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
-            .field("destination", &self.shared.destination.name())
+            .field("destination", &self.shared.default_destination().name())
             .finish_non_exhaustive()
     }
 }
@@ -113,6 +113,10 @@ struct Run {
 pub(crate) struct Entry {
     path: PathBuf,
     pub(crate) view: JobView,
+    /// Where this job uploads: the default destination when it was added (or, for a
+    /// job restored at start, the default of then). A new default leaves it alone, so
+    /// its resume point, its partial upload and its copy stay where they are.
+    destination: Arc<dyn Destination>,
     /// Bytes uploaded in the current run (for the queue totals).
     pub(crate) uploaded: u64,
     /// Smoothed upload speed in the current run (for the queue totals).
@@ -246,7 +250,8 @@ impl State {
 
 /// What the worker pool and the commands share.
 pub(crate) struct Shared {
-    pub(crate) destination: Arc<dyn Destination>,
+    /// Where jobs added from now on upload; see [`Engine::set_destination`].
+    default_destination: RwLock<Arc<dyn Destination>>,
     pub(crate) progress_interval: Duration,
     pub(crate) throttle: Option<Arc<Throttle>>,
     state: Mutex<State>,
@@ -261,6 +266,16 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Where jobs added now upload.
+    fn default_destination(&self) -> Arc<dyn Destination> {
+        Arc::clone(
+            &self
+                .default_destination
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -400,6 +415,7 @@ impl Shared {
                 id,
                 path: entry.path.clone(),
                 name: entry.view.name.clone(),
+                destination: Arc::clone(&entry.destination),
                 token,
                 stopped: stopped_tx,
             });
@@ -410,11 +426,13 @@ impl Shared {
     /// Runs one job to its end and settles its state.
     async fn run_job(self: &Arc<Self>, job: Started) {
         let span = tracing::info_span!("job", id = %job.id);
+        let destination = job.destination;
         let ctx = JobCtx::new(
             Arc::clone(self),
             job.id,
             job.path,
             job.name,
+            Arc::clone(&destination),
             job.token.clone(),
         );
         // Its own task, so that even a bug (a panic) ends as a failed job, not a lost
@@ -436,18 +454,18 @@ impl Shared {
             (Err(_), Some(StopReason::Requeue)) => (JobStatus::Queued, None),
             (Err(err), None) => (JobStatus::Failed, Some(err.to_string())),
         };
-        if status == JobStatus::Cancelled && self.destination.resumable() {
+        if status == JobStatus::Cancelled && destination.resumable() {
             // The partial upload was kept while the job ran; cancelling ends it.
             let request = self.lock().jobs.get(&job.id).map(Entry::request);
             if let Some(request) = request {
-                if let Err(e) = self.destination.discard(&request).await {
+                if let Err(e) = destination.discard(&request).await {
                     tracing::warn!(parent: &span, error = %e, "could not end the cancelled upload");
                 }
             }
         }
         if status == JobStatus::Cancelled {
             if let Some(remote) = self.remote_of(job.id) {
-                match self.destination.remove(&remote).await {
+                match destination.remove(&remote).await {
                     Ok(()) => self.note(job.id, |view| view.remote = None),
                     Err(e) => {
                         tracing::warn!(parent: &span, error = %e, "could not remove the cancelled copy");
@@ -461,7 +479,7 @@ impl Shared {
             if let Some(entry) = state.jobs.get_mut(&job.id) {
                 entry.run = None;
                 // A resumable upload stopped part-way keeps what the server acknowledged.
-                let kept = if self.destination.resumable()
+                let kept = if destination.resumable()
                     && matches!(
                         status,
                         JobStatus::Paused | JobStatus::Failed | JobStatus::Queued
@@ -495,6 +513,7 @@ struct Started {
     id: JobId,
     path: PathBuf,
     name: String,
+    destination: Arc<dyn Destination>,
     token: CancellationToken,
     stopped: watch::Sender<bool>,
 }
@@ -506,7 +525,7 @@ enum After {
     /// Wait for the worker to stop the job.
     WaitStopped(watch::Receiver<bool>),
     /// Remove what the job left at the destination.
-    Clean(UploadRequest, Option<String>),
+    Clean(UploadRequest, Option<String>, Arc<dyn Destination>),
 }
 
 impl Engine {
@@ -526,7 +545,7 @@ impl Engine {
             state,
             requeued,
             leftovers,
-        } = recover(records);
+        } = recover(records, &config.destination);
         store.save(requeued);
         store.flush().await?;
 
@@ -546,7 +565,7 @@ impl Engine {
         let queued = state.queue.len();
         let jobs = state.jobs.len();
         let shared = Arc::new(Shared {
-            destination: config.destination,
+            default_destination: RwLock::new(config.destination),
             progress_interval: config.progress_interval,
             throttle: config
                 .bandwidth_limit
@@ -579,7 +598,7 @@ impl Engine {
             jobs,
             queued,
             concurrency,
-            destination = shared.destination.name(),
+            destination = shared.default_destination().name(),
             "engine started"
         );
         Ok(Engine { shared })
@@ -600,6 +619,7 @@ impl Engine {
         };
         {
             let mut state = self.shared.lock_open()?;
+            let destination = self.shared.default_destination();
             let created_at_ms = now_ms();
             let mut records = Vec::with_capacity(found.files.len());
             for file in found.files {
@@ -629,6 +649,7 @@ impl Engine {
                         created_at_ms,
                     },
                     path: file.path,
+                    destination: Arc::clone(&destination),
                     uploaded: 0,
                     upload_speed: 0.0,
                     run: None,
@@ -788,10 +809,11 @@ impl Engine {
                     JobStatus::Queued | JobStatus::Paused => {
                         let request = entry.request();
                         let remote = entry.view.remote.take();
+                        let destination = Arc::clone(&entry.destination);
                         entry.rest(JobStatus::Cancelled);
                         state.queue.retain(|q| *q != id);
                         self.shared.publish(&state, id);
-                        After::Clean(request, remote)
+                        After::Clean(request, remote, destination)
                     }
                     JobStatus::Cancelled => After::Reply(entry.view.clone()),
                     status => {
@@ -834,6 +856,28 @@ impl Engine {
         };
         self.shared.store.flush().await?;
         Ok(view)
+    }
+
+    /// Makes `destination` the one that files added from now on upload to, without a
+    /// restart. Jobs already in the queue, running or paused keep the destination they
+    /// were added with, so what they already sent stays where it is; at the next start,
+    /// the unfinished ones go to the default of then. The number of jobs at once stays
+    /// as it is until then.
+    pub fn set_destination(&self, destination: Arc<dyn Destination>) {
+        tracing::info!(
+            destination = destination.name(),
+            "new uploads go to a new default"
+        );
+        *self
+            .shared
+            .default_destination
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = destination;
+    }
+
+    /// Where files added now upload: the label of the default destination.
+    pub fn destination_name(&self) -> String {
+        self.shared.default_destination().name().to_owned()
     }
 
     /// Every job (history included) and the queue's figures, as of now.
@@ -905,8 +949,7 @@ impl Engine {
             After::WaitStopped(mut stopped) => {
                 let _ = stopped.wait_for(|done| *done).await;
             }
-            After::Clean(request, remote) => {
-                let destination = &self.shared.destination;
+            After::Clean(request, remote, destination) => {
                 if let Err(e) = destination.discard(&request).await {
                     tracing::warn!(%id, error = %e, "could not remove a partial upload");
                 }
@@ -931,7 +974,7 @@ struct Recovered {
 
 /// Rebuilds the queue from stored jobs: jobs that were running when Ferry stopped go
 /// back to the queue (same row, same id), paused ones stay paused, history stays.
-fn recover(records: Vec<JobRecord>) -> Recovered {
+fn recover(records: Vec<JobRecord>, destination: &Arc<dyn Destination>) -> Recovered {
     let mut out = Recovered {
         state: State {
             next_id: 1,
@@ -971,6 +1014,7 @@ fn recover(records: Vec<JobRecord>) -> Recovered {
                 created_at_ms: record.created_at_ms,
             },
             path: record.path,
+            destination: Arc::clone(destination),
             uploaded: 0,
             upload_speed: 0.0,
             run: None,

@@ -11,7 +11,9 @@ use std::time::Instant;
 use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::destination::{ExpectedContent, PendingHash, ProgressSink, UploadBody, UploadRequest};
+use crate::destination::{
+    Destination, ExpectedContent, PendingHash, ProgressSink, UploadBody, UploadRequest,
+};
 use crate::engine::Shared;
 use crate::error::{human_bytes, CoreError};
 use crate::model::{JobId, JobStatus, JobView};
@@ -30,6 +32,8 @@ pub(crate) struct JobCtx {
     id: JobId,
     path: PathBuf,
     name: String,
+    /// Where this job uploads (see `Entry::destination`).
+    destination: Arc<dyn Destination>,
     cancel: CancellationToken,
     meter: Mutex<Option<StageMeter>>,
 }
@@ -40,6 +44,7 @@ impl JobCtx {
         id: JobId,
         path: PathBuf,
         name: String,
+        destination: Arc<dyn Destination>,
         cancel: CancellationToken,
     ) -> Self {
         Self {
@@ -47,6 +52,7 @@ impl JobCtx {
             id,
             path,
             name,
+            destination,
             cancel,
             meter: Mutex::new(None),
         }
@@ -148,7 +154,7 @@ impl JobCtx {
 
 /// Runs the whole pipeline. `Ok` means the file is uploaded and verified.
 pub(crate) async fn run(ctx: &JobCtx) -> Result<(), CoreError> {
-    let destination = Arc::clone(&ctx.shared.destination);
+    let destination = Arc::clone(&ctx.destination);
     let path = ctx.path.as_path();
 
     // Hashing, first or alongside the upload, as the destination allows.
@@ -268,24 +274,23 @@ async fn upload(
         .with_expected_modified(modified);
     // A resumable upload usually starts mid-file, where a whole-file hash cannot be
     // checked; the modification time taken with the hash guards it instead.
-    if !ctx.shared.destination.resumable() {
+    if !ctx.destination.resumable() {
         body = body.with_expected_hash(request.blake3.clone());
     }
     if let Some(throttle) = &ctx.shared.throttle {
         body = body.with_throttle(Arc::clone(throttle));
     }
-    if let Some(throttle) = ctx.shared.destination.throttle() {
+    if let Some(throttle) = ctx.destination.throttle() {
         body = body.with_throttle(throttle);
     }
     let remote = ctx
-        .shared
         .destination
         .upload(request, &mut body, ctx, &ctx.cancel)
         .await?;
     if body.consumed() != request.size {
         return Err(CoreError::Remote(format!(
             "{} stopped reading {} after {} of {}",
-            ctx.shared.destination.name(),
+            ctx.destination.name(),
             request.name,
             human_bytes(body.consumed()),
             human_bytes(request.size)

@@ -493,26 +493,33 @@ struct UploadRun {
     trace: Vec<(Duration, EngineEvent)>,
 }
 
-async fn upload_run(watchers: usize, files: usize, size: usize) -> UploadRun {
-    // In memory (tmpfs) where there is one: the kernel's writeback of 768 MiB a run to a
-    // disk made runs of the same setup differ by two times.
+/// A scratch folder in memory (tmpfs) where there is one: the kernel's writeback of the
+/// uploads' copies to a disk made runs of the same setup differ by two times.
+fn scratch_dir() -> tempfile::TempDir {
     let shm = std::path::Path::new("/dev/shm");
-    let dir = if shm.is_dir() {
+    if shm.is_dir() {
         tempfile::tempdir_in(shm)
     } else {
         tempfile::tempdir()
     }
-    .unwrap();
-    let sources = dir.path().join("sources");
-    std::fs::create_dir_all(&sources).unwrap();
+    .unwrap()
+}
+
+/// `files` source files of `size` bytes each, written once for every run of a comparison.
+fn write_sources(dir: &std::path::Path, files: usize, size: usize) -> Vec<std::path::PathBuf> {
     let bytes: Vec<u8> = (0..size).map(|i| (i * 31 % 251) as u8).collect();
-    let paths: Vec<_> = (0..files)
+    (0..files)
         .map(|n| {
-            let p = sources.join(format!("f{n}.bin"));
+            let p = dir.join(format!("f{n}.bin"));
             std::fs::write(&p, &bytes).unwrap();
             p
         })
-        .collect();
+        .collect()
+}
+
+async fn upload_run(watchers: usize, paths: &[std::path::PathBuf], size: usize) -> UploadRun {
+    let files = paths.len();
+    let dir = scratch_dir();
     let destination = Arc::new(LocalFolderDestination::new(dir.path().join("out")));
     let headless = Headless::start(
         EngineConfig::new(dir.path().join("data"), destination),
@@ -526,7 +533,7 @@ async fn upload_run(watchers: usize, files: usize, size: usize) -> UploadRun {
     let mut trace = Vec::new();
     let cpu = cpu_seconds();
     let t = Instant::now();
-    headless.engine.enqueue(paths).await.unwrap();
+    headless.engine.enqueue(paths.to_vec()).await.unwrap();
     let mut finished = 0;
     while finished < files {
         if let Ok(event) = events.recv().await {
@@ -646,9 +653,11 @@ async fn upload_comparison(files: usize, mib: usize) {
     let mut ratios = Vec::new();
     let mut upload_cpu = Vec::new();
     let mut trace = Vec::new();
+    let sources = scratch_dir();
+    let paths = write_sources(sources.path(), files, size);
     for _ in 0..pairs {
-        let alone = upload_run(0, files, size).await;
-        let watched = upload_run(50, files, size).await;
+        let alone = upload_run(0, &paths, size).await;
+        let watched = upload_run(50, &paths, size).await;
         ratios.push(watched.mib_per_sec / alone.mib_per_sec);
         none.push(alone.mib_per_sec);
         fifty.push(watched.mib_per_sec);

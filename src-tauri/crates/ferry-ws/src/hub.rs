@@ -324,7 +324,7 @@ impl Hub {
                             }
                             Err(Missed::Closed) => {
                                 self.publish_due(&mut pacer, &mut waker, Instant::now());
-                                self.wake(&pacer, &mut waker, Instant::now());
+                                self.wake(&pacer, &mut waker, Instant::now(), false);
                                 return;
                             }
                             Err(Missed::Empty) => break,
@@ -340,7 +340,7 @@ impl Hub {
                     self.publish_due(&mut pacer, &mut waker, Instant::now());
                 }
                 () = tokio::time::sleep_until(wake_at.unwrap_or_else(far)), if wake_at.is_some() => {
-                    self.wake(&pacer, &mut waker, Instant::now());
+                    self.wake(&pacer, &mut waker, Instant::now(), false);
                 }
             }
         }
@@ -449,17 +449,17 @@ impl Hub {
         pacer.release_due(now);
         let running = self.publish_ready(pacer);
         if waker.published(self.current_seq(), running, now) {
-            self.wake(pacer, waker, now);
+            self.wake(pacer, waker, now, running);
         }
     }
 
     /// Wakes the clients for everything published, after the queue's totals when job
     /// messages changed them and no progress message carried them since: one totals
     /// message per update instead of totals in every job message.
-    fn wake(&self, pacer: &Pacer, waker: &mut Waker, now: Instant) {
+    fn wake(&self, pacer: &Pacer, waker: &mut Waker, now: Instant, running_figure: bool) {
         self.publish_totals(&pacer.totals);
         let seq = self.current_seq();
-        waker.woken(seq, now);
+        waker.woken(seq, now, running_figure);
         self.wake_clients(seq);
     }
 
@@ -583,12 +583,26 @@ impl Hub {
 /// at most `updates_per_sec` times a second, so that the stage changes of many short
 /// jobs reach each client in a few writes instead of one each. The first message after
 /// a quiet spell goes at once.
+///
+/// While jobs run, the engine's progress clock publishes their figures about once per
+/// `spacing`: stage changes then wait a little longer (a fifth of a spacing more) for
+/// the next of these figures and go out with it, so each client gets one write per tick
+/// of the clock rather than one for the figures and one for the changes just before
+/// them.
+/// The extra wait, as a fraction of the spacing, for stage changes after a wake-up with
+/// a running figure: enough for the engine's clock to tick a little late, short enough
+/// that the last changes of a queue (with no figure after them) are barely delayed.
+const GRACE_DIVISOR: u32 = 5;
+
 #[derive(Debug)]
 struct Waker {
     /// The least time between two wake-ups that carry no running figure.
     spacing: Duration,
     /// When the clients were last woken.
     last: Option<Instant>,
+    /// Whether that wake-up carried a running stage's figure, so another is expected
+    /// about one spacing later.
+    last_had_figure: bool,
     /// The `seq` they were last woken for.
     woken_for: u64,
     /// When the messages published since the last wake-up go out, if they wait.
@@ -603,6 +617,7 @@ impl Waker {
                 n => Duration::from_secs(1) / n,
             },
             last: None,
+            last_had_figure: false,
             woken_for: 0,
             held_until: None,
         }
@@ -615,7 +630,12 @@ impl Waker {
         if seq == self.woken_for {
             return false;
         }
-        let slot = self.last.map(|last| last + self.spacing);
+        let grace = if self.last_had_figure {
+            self.spacing / GRACE_DIVISOR
+        } else {
+            Duration::ZERO
+        };
+        let slot = self.last.map(|last| last + self.spacing + grace);
         if running_figure || slot.is_none_or(|slot| slot <= now) {
             return true;
         }
@@ -623,10 +643,12 @@ impl Waker {
         false
     }
 
-    /// Notes a wake-up at `now` for the messages up to `seq`.
-    fn woken(&mut self, seq: u64, now: Instant) {
+    /// Notes a wake-up at `now` for the messages up to `seq`, and whether a running
+    /// stage's figure was among them.
+    fn woken(&mut self, seq: u64, now: Instant, running_figure: bool) {
         self.woken_for = seq;
         self.last = Some(now);
+        self.last_had_figure = running_figure;
         self.held_until = None;
     }
 }

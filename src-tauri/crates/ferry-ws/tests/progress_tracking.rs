@@ -421,7 +421,7 @@ async fn performance_impact_a_client_that_stops_reading_never_holds_up_the_engin
 }
 
 #[tokio::test(start_paused = true)]
-async fn event_timing_stage_changes_in_quick_succession_reach_a_client_together_and_a_running_figure_never_waits(
+async fn event_timing_stage_changes_in_quick_succession_reach_a_client_together_and_ride_with_the_next_running_figure_which_never_waits(
 ) {
     let (backend, server) = start_scripted(twenty_a_second()).await;
     let mut client = Client::connect(server.connection_info()).await.unwrap();
@@ -470,4 +470,19 @@ async fn event_timing_stage_changes_in_quick_succession_reach_a_client_together_
     backend.emit_progress(1, JobStatus::Uploading, 300, 1000);
     assert_eq!(next(&mut client).await, ("job 2 hashing".into(), ms(75)));
     assert_eq!(next(&mut client).await, ("progress 1 300".into(), ms(75)));
+
+    // That update carried a running figure, so the engine's next tick is due about one
+    // update later: a change waits for it, up to a fifth of an update more, and goes
+    // with it (one write instead of one at 125 ms and another at 130 ms).
+    tokio::time::sleep(ms(5)).await;
+    backend.emit_job(job_view(2, "b.bin", JobStatus::Parsing));
+    tokio::time::sleep(ms(50)).await;
+    backend.emit_progress(1, JobStatus::Uploading, 600, 1000);
+    assert_eq!(next(&mut client).await, ("job 2 parsing".into(), ms(130)));
+    assert_eq!(next(&mut client).await, ("progress 1 600".into(), ms(130)));
+
+    // When no figure comes, the change goes out at the end of that grace.
+    tokio::time::sleep(ms(5)).await;
+    backend.emit_job(job_view(2, "b.bin", JobStatus::Uploading));
+    assert_eq!(next(&mut client).await, ("job 2 uploading".into(), ms(190)));
 }

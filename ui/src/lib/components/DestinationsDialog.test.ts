@@ -41,12 +41,13 @@ let component: ReturnType<typeof mount> | null = null;
 async function render(view: DestinationsView = listed) {
   backend.destinations.mockResolvedValue(view);
   const onClose = vi.fn();
+  const onChange = vi.fn();
   document.body.replaceChildren();
-  component = mount(DestinationsDialog, { target: document.body, props: { onClose } });
+  component = mount(DestinationsDialog, { target: document.body, props: { onClose, onChange } });
   flushSync();
   await vi.waitFor(() => expect(backend.destinations).toHaveBeenCalled());
   await settle();
-  return { onClose };
+  return { onClose, onChange };
 }
 
 /** Lets the mocked calls resolve and the page update. */
@@ -116,7 +117,7 @@ describe('the Destinations view', () => {
     expect(one('destination-row-auth', archiveRow).textContent).toBe('No sign-in');
     expect(all('default-badge', archiveRow)).toHaveLength(0);
     expect(all('destination-make-default-button', archiveRow)).toHaveLength(1);
-    expect(one('destinations-note').textContent).toContain('A new default takes effect the next time Ferry starts.');
+    expect(one('destinations-note').textContent).toContain('A new default takes the files added from then on');
   });
 
   it('says where uploads go while there is no destination', async () => {
@@ -195,6 +196,22 @@ describe('the Destinations view', () => {
     );
     expect(one<HTMLInputElement>('destination-name').value).toBe('x');
     expect(one<HTMLInputElement>('destination-url').value).toBe('ftp://x');
+  });
+
+  it('tells the window where uploads go may have changed after a new default, even a refused one', async () => {
+    const { onChange } = await render();
+    backend.setDefaultDestination.mockResolvedValue({ destinations: [studio, archive], default_id: 'd-archive' });
+    click(one('destination-make-default-button', row('archive')));
+    await settle();
+    expect(backend.setDefaultDestination).toHaveBeenCalledWith('d-archive');
+    expect(all('default-badge', row('archive'))).toHaveLength(1);
+    expect(onChange).toHaveBeenCalledTimes(1);
+
+    backend.setDefaultDestination.mockRejectedValue('the keyring is locked. Uploads still go to archive (/srv/archive).');
+    click(one('destination-make-default-button', row('studio')));
+    await settle();
+    expect(document.body.textContent).toContain('Uploads still go to archive');
+    expect(onChange).toHaveBeenCalledTimes(2);
   });
 
   it('checks what it can before asking the backend', async () => {

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     Destination, DestinationPolicy, ExpectedContent, ProgressSink, UploadBody, UploadRequest,
-    CHUNK_SIZE,
+    READ_SIZE,
 };
 use crate::error::{human_bytes, CoreError};
 
@@ -192,7 +192,7 @@ impl Destination for LocalFolderDestination {
             .await
             .map_err(|e| self.io_error("opening", path, e))?;
         let mut hasher = blake3::Hasher::new();
-        let mut buf = vec![0u8; CHUNK_SIZE];
+        let mut buf = vec![0u8; READ_SIZE];
         let mut checked = 0u64;
         loop {
             let n = tokio::select! {

@@ -24,9 +24,9 @@ pub use local::LocalFolderDestination;
 /// pause or cancel is felt within one chunk and memory stays flat.
 pub const CHUNK_SIZE: usize = 256 * 1024;
 
-/// Bytes per read of an upload body: few enough blocking calls for full speed, and a
-/// pause or cancel is still felt within one read.
-const READ_SIZE: usize = 1024 * 1024;
+/// Bytes per read of an upload body (and of a local copy being checked): few enough
+/// blocking calls for full speed, and a pause or cancel is still felt within one read.
+pub(crate) const READ_SIZE: usize = 1024 * 1024;
 
 /// How many bytes a body hands out between two checks that its source is still there.
 const CHECK_EVERY: u64 = 4 * 1024 * 1024;
