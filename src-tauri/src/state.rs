@@ -114,6 +114,11 @@ impl AppState {
             }
         };
         self.engine.set_destination(chosen.destination);
+        self.engine.set_concurrency(
+            chosen
+                .concurrency
+                .unwrap_or(ferry_core::DEFAULT_CONCURRENCY),
+        );
         *self
             .destination_label
             .write()

@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -58,7 +59,7 @@ impl EngineConfig {
         Self {
             data_dir,
             destination,
-            concurrency: 3,
+            concurrency: DEFAULT_CONCURRENCY,
             progress_interval: Duration::from_millis(100),
             bandwidth_limit: None,
         }
@@ -196,6 +197,8 @@ struct State {
     queue: VecDeque<JobId>,
     next_id: i64,
     closed: bool,
+    /// Jobs handed to a worker and not settled yet.
+    running: usize,
 }
 
 impl State {
@@ -248,10 +251,17 @@ impl State {
     }
 }
 
+/// Jobs run at once unless the configuration or the destination says otherwise.
+pub const DEFAULT_CONCURRENCY: usize = 3;
+
 /// What the worker pool and the commands share.
 pub(crate) struct Shared {
     /// Where jobs added from now on upload; see [`Engine::set_destination`].
     default_destination: RwLock<Arc<dyn Destination>>,
+    /// How many jobs may run at once; see [`Engine::set_concurrency`].
+    concurrency: AtomicUsize,
+    /// Worker tasks spawned so far: never fewer than `concurrency`.
+    spawned_workers: AtomicUsize,
     pub(crate) progress_interval: Duration,
     pub(crate) throttle: Option<Arc<Throttle>>,
     state: Mutex<State>,
@@ -266,6 +276,17 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Spawns worker tasks until there are `count` of them.
+    fn spawn_workers(self: &Arc<Self>, count: usize) {
+        let mut workers = self.workers.lock().unwrap_or_else(PoisonError::into_inner);
+        while self.spawned_workers.load(Ordering::Relaxed) < count {
+            let n = self.spawned_workers.fetch_add(1, Ordering::Relaxed);
+            workers.push(tokio::spawn(
+                work(Arc::clone(self)).instrument(tracing::debug_span!("worker", n)),
+            ));
+        }
+    }
+
     /// Where jobs added now upload.
     fn default_destination(&self) -> Arc<dyn Destination> {
         Arc::clone(
@@ -393,8 +414,10 @@ impl Shared {
 
     /// Hands the next queued job to a worker.
     fn take_next(&self) -> Option<Started> {
-        let mut state = self.lock();
-        if state.closed {
+        let mut guard = self.lock();
+        // One borrow of the state, so the job and the running count can change together.
+        let state = &mut *guard;
+        if state.closed || state.running >= self.concurrency.load(Ordering::Relaxed) {
             return None;
         }
         while let Some(id) = state.queue.pop_front() {
@@ -406,6 +429,7 @@ impl Shared {
             }
             let token = CancellationToken::new();
             let (stopped_tx, stopped_rx) = watch::channel(false);
+            state.running += 1;
             entry.run = Some(Run {
                 token: token.clone(),
                 stop: None,
@@ -475,6 +499,7 @@ impl Shared {
         }
         {
             let mut state = self.lock();
+            state.running = state.running.saturating_sub(1);
             let closed = state.closed;
             if let Some(entry) = state.jobs.get_mut(&job.id) {
                 entry.run = None;
@@ -566,6 +591,8 @@ impl Engine {
         let jobs = state.jobs.len();
         let shared = Arc::new(Shared {
             default_destination: RwLock::new(config.destination),
+            concurrency: AtomicUsize::new(config.concurrency.max(1)),
+            spawned_workers: AtomicUsize::new(0),
             progress_interval: config.progress_interval,
             throttle: config
                 .bandwidth_limit
@@ -581,19 +608,12 @@ impl Engine {
             shutdown_lock: tokio::sync::Mutex::new(()),
         });
         let concurrency = config.concurrency.max(1);
-        {
-            let mut workers = shared
-                .workers
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            for n in 0..concurrency {
-                let worker = Arc::clone(&shared);
-                workers.push(tokio::spawn(
-                    work(worker).instrument(tracing::debug_span!("worker", n)),
-                ));
-            }
-            workers.push(tokio::spawn(progress_clock(Arc::clone(&shared))));
-        }
+        shared.spawn_workers(concurrency);
+        shared
+            .workers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(tokio::spawn(progress_clock(Arc::clone(&shared))));
         tracing::info!(
             jobs,
             queued,
@@ -861,8 +881,8 @@ impl Engine {
     /// Makes `destination` the one that files added from now on upload to, without a
     /// restart. Jobs already in the queue, running or paused keep the destination they
     /// were added with, so what they already sent stays where it is; at the next start,
-    /// the unfinished ones go to the default of then. The number of jobs at once stays
-    /// as it is until then.
+    /// the unfinished ones go to the default of then. See [`Engine::set_concurrency`]
+    /// for the number of jobs at once a destination asks for.
     pub fn set_destination(&self, destination: Arc<dyn Destination>) {
         tracing::info!(
             destination = destination.name(),
@@ -873,6 +893,22 @@ impl Engine {
             .default_destination
             .write()
             .unwrap_or_else(PoisonError::into_inner) = destination;
+    }
+
+    /// Lets `count` jobs (at least one) run at once from now on, without a restart: more
+    /// start at once when there is room; with fewer, running jobs finish and the next
+    /// ones wait until the number running is below `count`.
+    pub fn set_concurrency(&self, count: usize) {
+        let count = count.max(1);
+        if self.shared.shutdown.is_cancelled() {
+            return;
+        }
+        let before = self.shared.concurrency.swap(count, Ordering::Relaxed);
+        if before != count {
+            tracing::info!(concurrency = count, "jobs at once changed");
+        }
+        self.shared.spawn_workers(count);
+        self.shared.wake.notify_waiters();
     }
 
     /// Where files added now upload: the label of the default destination.

@@ -41,7 +41,7 @@ pub use destination::{
     Destination, DestinationPolicy, ExpectedContent, LocalFolderDestination, PendingHash,
     ProgressSink, UploadBody, UploadRequest,
 };
-pub use engine::{Engine, EngineConfig};
+pub use engine::{Engine, EngineConfig, DEFAULT_CONCURRENCY};
 pub use error::CoreError;
 pub use model::{
     EngineEvent, EnqueueReport, JobId, JobProgress, JobStatus, JobView, QueueTotals, SkippedPath,
