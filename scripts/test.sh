@@ -14,8 +14,8 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "Rust: format"
 cargo fmt --all --check
-step "Rust: clippy (engine, server and command-line crates)"
-cargo clippy -p ferry-core -p ferry-ws -p ferry-cli --all-targets -- -D warnings
+step "Rust: clippy (engine, server, folder sync and command-line crates)"
+cargo clippy -p ferry-core -p ferry-ws -p ferry-sync -p ferry-cli --all-targets -- -D warnings
 step "Rust: tests"
 cargo test --workspace --exclude ferry-desktop
 step "Rust: keyring tests (a real Secret Service in a private D-Bus session)"
