@@ -31,6 +31,20 @@ pub enum SyncError {
         /// What is wrong with it.
         message: String,
     },
+    /// The operating system refused to watch the folder.
+    #[error("could not watch {folder} for changes: {message}; if the system's limit on watched folders was reached (on Linux, fs.inotify.max_user_watches), raise it. Meanwhile the folder is scanned for changes every few seconds")]
+    Watch {
+        /// The watched folder.
+        folder: PathBuf,
+        /// What the watcher said.
+        message: String,
+    },
+    /// The engine refused the files (it is shutting down, say).
+    #[error("the upload engine did not take the folder's files: {0}")]
+    Engine(String),
+    /// A scan's task ended before it finished (the app is stopping).
+    #[error("a scan of the folder stopped: {0}")]
+    Stopped(String),
     /// The watched folder is missing or is not a folder.
     #[error(
         "the watched folder {0} is missing or is not a folder; it is watched again once it is back"

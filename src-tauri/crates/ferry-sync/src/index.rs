@@ -152,6 +152,17 @@ impl SyncIndex {
         Ok(())
     }
 
+    /// Forgets `path` in `folder`: the next scan treats it as new.
+    pub fn forget(&self, folder: &str, path: &str) -> Result<(), SyncError> {
+        let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        conn.execute(
+            "DELETE FROM files WHERE folder = ?1 AND path = ?2",
+            params![folder, path],
+        )
+        .map_err(|e| self.error(e))?;
+        Ok(())
+    }
+
     /// Moves the entry of `from` to `to` (a rename), keeping what it says.
     pub fn rename(&self, folder: &str, from: &str, to: &str) -> Result<(), SyncError> {
         let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);

@@ -10,17 +10,20 @@
 //! renamed file already uploaded is recognised by its hash, and a deleted file is
 //! marked gone in the index, never deleted remotely.
 //!
-//! No Tauri and no engine here: the app and `ferry serve` feed the files this crate
-//! picks to the engine, and tell the index what the engine uploaded.
+//! [`watch::FolderSync`] puts it together for one folder: a debounced file watcher and
+//! a periodic rescan say when to scan, the engine uploads what the scan picked, and its
+//! events say what arrived. No Tauri here: the app and `ferry serve` both use it.
 
 pub mod error;
 pub mod index;
 pub mod quiet;
 pub mod rules;
 pub mod scan;
+pub mod watch;
 
 pub use error::SyncError;
 pub use index::{EntryState, IndexEntry, SyncIndex};
 pub use quiet::QuietGate;
 pub use rules::Rules;
 pub use scan::{plan, walk, FileSeen, Plan, UploadReason, Walk, WantedUpload};
+pub use watch::{FolderSync, WatchConfig, WatchStatus};
