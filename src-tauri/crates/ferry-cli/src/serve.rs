@@ -1,11 +1,15 @@
 //! `ferry serve`: the engine and the progress server without a window, for a NAS or a
 //! server. Local clients (`ferry status`, scripts, the desktop UI's protocol) find it
 //! through the connection file, enqueue files with the `enqueue` command, and watch.
+//! With `--watch-dir`, it keeps folders in sync as the app does: what is new or changed
+//! in them is uploaded, each version once.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::Args;
 use ferry_core::EngineConfig;
+use ferry_sync::{FolderSync, SyncIndex, WatchConfig};
 use ferry_ws::{Headless, ServerConfig};
 
 use crate::destination::DestinationArgs;
@@ -32,6 +36,11 @@ pub(crate) struct ServeArgs {
     /// only) that local clients read.
     #[arg(long, env = "FERRY_CONNECTION_FILE")]
     connection_file: Option<PathBuf>,
+    /// A folder to keep in sync: what is in it, and what is added or changed later, is
+    /// uploaded (each version once; deleting a file never deletes its copy). May be
+    /// given more than once.
+    #[arg(long = "watch-dir", value_name = "DIR")]
+    watch_dirs: Vec<PathBuf>,
 }
 
 /// Runs until SIGINT or SIGTERM; returns the exit code.
@@ -66,6 +75,14 @@ pub(crate) async fn run(args: ServeArgs) -> u8 {
             return EXIT_ERROR;
         }
     };
+    let syncs = match watch_folders(&args.watch_dirs, &data_dir, &running.engine) {
+        Ok(syncs) => syncs,
+        Err(message) => {
+            eprintln!("ferry: {message}");
+            running.shutdown().await;
+            return EXIT_ERROR;
+        }
+    };
     eprintln!(
         "Ferry is serving uploads to {} on {} (connection file {}, data in {}). Stop with Ctrl-C.",
         args.destination.to,
@@ -75,6 +92,38 @@ pub(crate) async fn run(args: ServeArgs) -> u8 {
     );
     stop.recv().await;
     eprintln!("Stopping; unfinished uploads continue at the next start.");
+    for sync in syncs {
+        sync.stop().await;
+    }
     running.shutdown().await;
     EXIT_OK
+}
+
+/// Starts keeping each of `folders` in sync, with one sync index in `data_dir`.
+fn watch_folders(
+    folders: &[PathBuf],
+    data_dir: &std::path::Path,
+    engine: &ferry_core::Engine,
+) -> Result<Vec<FolderSync>, String> {
+    if folders.is_empty() {
+        return Ok(Vec::new());
+    }
+    let index = SyncIndex::open(&data_dir.join("sync.sqlite")).map_err(|e| e.to_string())?;
+    let index = Arc::new(index);
+    let mut syncs = Vec::new();
+    for folder in folders {
+        let folder = std::fs::canonicalize(folder).map_err(|e| {
+            format!(
+                "cannot watch {}: {e}; give an existing folder",
+                folder.display()
+            )
+        })?;
+        eprintln!("Keeping {} in sync.", folder.display());
+        syncs.push(FolderSync::start(
+            engine.clone(),
+            Arc::clone(&index),
+            WatchConfig::new(folder),
+        ));
+    }
+    Ok(syncs)
 }

@@ -166,3 +166,66 @@ async fn serve_uploads_what_a_client_enqueues_and_status_shows_it() {
         "the connection file is removed on shutdown"
     );
 }
+
+/// Follows the queue until jobs for every name in `names` are done; returns how many
+/// jobs the server's queue holds then.
+async fn until_done(client: &mut Client, names: &[&str]) -> usize {
+    let done = |client: &Client| {
+        names.iter().all(|name| {
+            client
+                .state()
+                .jobs
+                .values()
+                .any(|job| job.name == *name && job.status == ferry_core::JobStatus::Done)
+        })
+    };
+    while !done(client) {
+        tokio::time::timeout(Duration::from_secs(30), client.next_event())
+            .await
+            .unwrap_or_else(|_| panic!("{names:?} not all uploaded within 30 s"))
+            .unwrap();
+    }
+    client.state().jobs.len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_keeps_a_watched_folder_in_sync() {
+    let tmp = tempfile::tempdir().unwrap();
+    let connection = tmp.path().join("connection.json");
+    let dest = tmp.path().join("dest");
+    let watched = tmp.path().join("watched");
+    std::fs::create_dir_all(&watched).unwrap();
+    std::fs::write(watched.join("already-there.txt"), b"present at start\n").unwrap();
+    let serve = KillOnDrop(
+        ferry(&[
+            "serve",
+            "--to",
+            dest.to_str().unwrap(),
+            "--data-dir",
+            tmp.path().join("data").to_str().unwrap(),
+            "--connection-file",
+            connection.to_str().unwrap(),
+            "--watch-dir",
+            watched.to_str().unwrap(),
+        ])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap(),
+    );
+    wait_for_file(&connection).await;
+    let info = ferry_ws::connection_file::read(&connection).unwrap();
+    let mut client = Client::connect(&info).await.unwrap();
+
+    assert_eq!(until_done(&mut client, &["already-there.txt"]).await, 1);
+    std::fs::write(watched.join("added-later.txt"), b"added while serving\n").unwrap();
+    assert_eq!(until_done(&mut client, &["added-later.txt"]).await, 2);
+    assert_eq!(
+        std::fs::read(dest.join("already-there.txt")).unwrap(),
+        b"present at start\n"
+    );
+    assert_eq!(
+        std::fs::read(dest.join("added-later.txt")).unwrap(),
+        b"added while serving\n"
+    );
+    terminate(&serve.0);
+}
