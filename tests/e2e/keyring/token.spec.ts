@@ -12,6 +12,24 @@ const endpoint = () => process.env.FERRY_E2E_TUS_ENDPOINT!;
 const token = () => process.env.FERRY_E2E_TUS_TOKEN!;
 const stored = () => path.join(process.env.FERRY_E2E_TUS_STORE!, 'files');
 
+/** Enqueues a new file of `size` random bytes, waits for Done, and finds exactly one
+ * byte-identical copy on the tus server (the sizes of the spec's files differ). */
+async function uploadsToTheServer(name: string, size: number, screenshot: string): Promise<void> {
+  const bytes = randomBytes(size);
+  const file = path.join(process.env.FERRY_E2E_RUN!, 'fixtures', name);
+  writeFileSync(file, bytes);
+  const [id] = (await enqueuePaths([file])).jobs;
+  const row = $(`[data-testid="job-row"][data-job-id="${id}"]`);
+  await browser.waitUntil(async () => (await row.getAttribute('data-status')) === 'done', {
+    timeout: 60_000,
+    timeoutMsg: `the upload of ${name} to the token-protected server did not finish`,
+  });
+  await saveScreenshot(screenshot);
+  const copies = readdirSync(stored()).filter((entry) => statSync(path.join(stored(), entry)).size === bytes.length);
+  expect(copies.length).toBe(1);
+  expect(readFileSync(path.join(stored(), copies[0]!)).equals(bytes)).toBe(true);
+}
+
 describe('a tus destination with a token, added in the window', () => {
   it('passes its connection test with the token, which stays out of the settings file', async () => {
     await waitForConnection();
@@ -44,19 +62,7 @@ describe('a tus destination with a token, added in the window', () => {
   it('takes the files added from then on, without a restart', async () => {
     await $('[data-testid="destinations-close"]').click();
     await expect($('[data-testid="destination"]')).toHaveText(expect.stringContaining(`Uploads go to Media (${endpoint()})`));
-    const bytes = randomBytes(2 * 1024 * 1024 + 7);
-    const file = path.join(process.env.FERRY_E2E_RUN!, 'fixtures', 'live.bin');
-    writeFileSync(file, bytes);
-    const [id] = (await enqueuePaths([file])).jobs;
-    const row = $(`[data-testid="job-row"][data-job-id="${id}"]`);
-    await browser.waitUntil(async () => (await row.getAttribute('data-status')) === 'done', {
-      timeout: 60_000,
-      timeoutMsg: 'the upload to the new default did not finish',
-    });
-    await saveScreenshot('keyring-live-default-done');
-    const copies = readdirSync(stored()).filter((name) => statSync(path.join(stored(), name)).size === bytes.length);
-    expect(copies.length).toBe(1);
-    expect(readFileSync(path.join(stored(), copies[0]!)).equals(bytes)).toBe(true);
+    await uploadsToTheServer('live.bin', 2 * 1024 * 1024 + 7, 'keyring-live-default-done');
   });
 
   it('uploads to it after a restart, with the token from the keyring', async () => {
@@ -64,18 +70,6 @@ describe('a tus destination with a token, added in the window', () => {
     // default destination applies at start.
     await browser.reloadSession();
     await waitForConnection();
-    const bytes = randomBytes(3 * 1024 * 1024 + 11);
-    const file = path.join(process.env.FERRY_E2E_RUN!, 'fixtures', 'clip.bin');
-    writeFileSync(file, bytes);
-    const [id] = (await enqueuePaths([file])).jobs;
-    const row = $(`[data-testid="job-row"][data-job-id="${id}"]`);
-    await browser.waitUntil(async () => (await row.getAttribute('data-status')) === 'done', {
-      timeout: 60_000,
-      timeoutMsg: 'the upload to the token-protected server did not finish',
-    });
-    await saveScreenshot('keyring-upload-done');
-    const copies = readdirSync(stored()).filter((name) => statSync(path.join(stored(), name)).size === bytes.length);
-    expect(copies.length).toBe(1);
-    expect(readFileSync(path.join(stored(), copies[0]!)).equals(bytes)).toBe(true);
+    await uploadsToTheServer('clip.bin', 3 * 1024 * 1024 + 11, 'keyring-upload-done');
   });
 });

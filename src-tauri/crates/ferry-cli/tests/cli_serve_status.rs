@@ -26,6 +26,25 @@ fn ferry(args: &[&str]) -> Command {
     command
 }
 
+/// Starts `ferry serve` uploading to `dir/dest`, with its data and connection file in
+/// `dir`, and `extra` arguments.
+fn serve(dir: &Path, extra: &[&str]) -> KillOnDrop {
+    let dest = dir.join("dest");
+    let data = dir.join("data");
+    let connection = dir.join("connection.json");
+    let mut args = vec![
+        "serve",
+        "--to",
+        dest.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--connection-file",
+        connection.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    KillOnDrop(ferry(&args).stderr(Stdio::null()).spawn().unwrap())
+}
+
 fn terminate(child: &Child) {
     let pid = rustix::process::Pid::from_child(child);
     rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
@@ -81,20 +100,7 @@ async fn serve_uploads_what_a_client_enqueues_and_status_shows_it() {
     let dest = tmp.path().join("dest");
     let file = tmp.path().join("hello.txt");
     std::fs::write(&file, b"hello from the socket\n").unwrap();
-    let serve = KillOnDrop(
-        ferry(&[
-            "serve",
-            "--to",
-            dest.to_str().unwrap(),
-            "--data-dir",
-            tmp.path().join("data").to_str().unwrap(),
-            "--connection-file",
-            connection.to_str().unwrap(),
-        ])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap(),
-    );
+    let serve = serve(tmp.path(), &[]);
     wait_for_file(&connection).await;
 
     let info = ferry_ws::connection_file::read(&connection).unwrap();
@@ -196,22 +202,7 @@ async fn serve_keeps_a_watched_folder_in_sync() {
     let watched = tmp.path().join("watched");
     std::fs::create_dir_all(&watched).unwrap();
     std::fs::write(watched.join("already-there.txt"), b"present at start\n").unwrap();
-    let serve = KillOnDrop(
-        ferry(&[
-            "serve",
-            "--to",
-            dest.to_str().unwrap(),
-            "--data-dir",
-            tmp.path().join("data").to_str().unwrap(),
-            "--connection-file",
-            connection.to_str().unwrap(),
-            "--watch-dir",
-            watched.to_str().unwrap(),
-        ])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap(),
-    );
+    let serve = serve(tmp.path(), &["--watch-dir", watched.to_str().unwrap()]);
     wait_for_file(&connection).await;
     let info = ferry_ws::connection_file::read(&connection).unwrap();
     let mut client = Client::connect(&info).await.unwrap();

@@ -47,6 +47,18 @@ impl Setup {
         Engine::start(config).await.unwrap()
     }
 
+    /// An engine, its events, and the folder's sync once its first scan is done.
+    async fn watching(&self) -> (Engine, Receiver<EngineEvent>, FolderSync) {
+        let engine = self.engine().await;
+        let events = engine.subscribe();
+        let sync = FolderSync::start(engine.clone(), Arc::clone(&self.index), self.config());
+        sync.status()
+            .wait_for(|st| *st == WatchStatus::Watching)
+            .await
+            .unwrap();
+        (engine, events, sync)
+    }
+
     fn config(&self) -> WatchConfig {
         WatchConfig {
             quiet: Duration::from_millis(300),
@@ -157,14 +169,7 @@ async fn create_modify_rename_delete_and_ignore_each_version_arrives_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_written_slowly_goes_up_once_when_complete() {
     let s = setup();
-    let engine = s.engine().await;
-    let mut events = engine.subscribe();
-    let sync = FolderSync::start(engine.clone(), Arc::clone(&s.index), s.config());
-    let mut status = sync.status();
-    status
-        .wait_for(|st| *st == WatchStatus::Watching)
-        .await
-        .unwrap();
+    let (engine, mut events, sync) = s.watching().await;
 
     // A writer that adds a piece every 100 ms for 1.5 s, less than the quiet period
     // apart: the file is never quiet until it is complete.
@@ -191,14 +196,8 @@ async fn a_file_written_slowly_goes_up_once_when_complete() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_watched_folder_deleted_and_recreated_says_so_then_recovers_by_itself() {
     let s = setup();
-    let engine = s.engine().await;
-    let mut events = engine.subscribe();
-    let sync = FolderSync::start(engine.clone(), Arc::clone(&s.index), s.config());
+    let (engine, mut events, sync) = s.watching().await;
     let mut status = sync.status();
-    status
-        .wait_for(|st| *st == WatchStatus::Watching)
-        .await
-        .unwrap();
 
     std::fs::remove_dir_all(&s.watched).unwrap();
     let error = tokio::time::timeout(
