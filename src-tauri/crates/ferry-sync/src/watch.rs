@@ -8,7 +8,7 @@ use crate::quiet::QuietGate;
 use crate::rules::Rules;
 use crate::scan::{plan, walk, FileSeen};
 use ferry_core::{Engine, EngineEvent, JobId, JobStatus, JobView};
-use notify_debouncer_full::notify::{RecommendedWatcher, RecursiveMode};
+use notify_debouncer_full::notify::{EventKind, RecommendedWatcher, RecursiveMode};
 use notify_debouncer_full::{new_debouncer, DebounceEventResult, Debouncer, RecommendedCache};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -423,12 +423,22 @@ fn watch_folder(
         return Err(SyncError::FolderMissing(folder.to_path_buf()));
     }
     let mut debouncer = new_debouncer(debounce, None, move |result: DebounceEventResult| {
-        if let Err(errors) = &result {
-            for error in errors {
-                tracing::warn!(%error, "the file watcher reported an error; scanning again");
+        let worth_a_scan = match &result {
+            // Reading a file or listing a folder is no change, and the scan itself does
+            // both: counting those would have every scan start the next.
+            Ok(events) => events
+                .iter()
+                .any(|event| !matches!(event.kind, EventKind::Access(_))),
+            Err(errors) => {
+                for error in errors {
+                    tracing::warn!(%error, "the file watcher reported an error; scanning again");
+                }
+                true
             }
+        };
+        if worth_a_scan {
+            let _ = changed.send(());
         }
-        let _ = changed.send(());
     })
     .map_err(|e| SyncError::Watch {
         folder: folder.to_path_buf(),

@@ -262,3 +262,28 @@ async fn a_restart_while_files_are_queued_uploads_each_once() {
     sync.stop().await;
     engine.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_folder_is_not_scanned_again_by_the_scan_s_own_reads() {
+    let s = setup();
+    for n in 0..50 {
+        s.write(&format!("d{}/f{n}.txt", n % 5), b"unchanging");
+    }
+    let (engine, mut events, sync) = s.watching().await;
+    done(&mut events, 50).await;
+    let mut status = sync.status();
+    // The uploads read every file; the scans after them list every folder. None of that
+    // is a change: once the folder is quiet, the status stays as it is.
+    status
+        .wait_for(|st| *st == WatchStatus::Watching)
+        .await
+        .unwrap();
+    status.mark_unchanged();
+    let rescanned = tokio::time::timeout(Duration::from_secs(3), status.changed()).await;
+    assert!(
+        rescanned.is_err(),
+        "the folder was scanned again with nothing changed"
+    );
+    sync.stop().await;
+    engine.shutdown().await;
+}
