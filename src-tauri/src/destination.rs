@@ -80,18 +80,27 @@ pub(crate) fn stored_default(
     let Some(entry) = registry.default_destination() else {
         return Ok(None);
     };
+    from_entry(data_dir, entry).map(Some)
+}
+
+/// A stored destination, ready to upload to; an error says in words what kept it from
+/// being used.
+pub(crate) fn from_entry(
+    data_dir: &Path,
+    entry: &ferry_core::destinations::StoredDestination,
+) -> Result<Chosen, String> {
     let name = &entry.settings.name;
-    let unusable = |e: CoreError| format!("The default destination `{name}` cannot be used: {e}.");
+    let unusable = |e: CoreError| format!("The destination `{name}` cannot be used: {e}.");
     let secrets = entry.secret_store().map_err(unusable)?;
     let ledger = SqliteLedger::open(data_dir).map_err(unusable)?;
     let destination = entry.build(Arc::new(ledger), secrets).map_err(unusable)?;
-    tracing::info!(destination = %name, place = %entry.place(), "uploading to the default destination");
-    Ok(Some(Chosen {
+    tracing::info!(destination = %name, place = %entry.place(), "destination ready");
+    Ok(Chosen {
         destination,
         label: format!("{name} ({})", entry.place()),
         concurrency: entry.settings.concurrency,
         notice: None,
-    }))
+    })
 }
 
 /// The tus server named by `FERRY_DESTINATION_URL`, with the Bearer token of

@@ -11,6 +11,7 @@ mod notifications;
 mod settings;
 mod state;
 mod tray;
+mod watched_folders;
 
 use state::AppState;
 use tauri::{DragDropEvent, Manager, RunEvent, WindowEvent};
@@ -98,6 +99,10 @@ pub fn run() {
             destination_settings::remove_destination,
             destination_settings::set_default_destination,
             destination_settings::test_destination,
+            watched_folders::watched_folders,
+            watched_folders::add_watched_folder,
+            watched_folders::remove_watched_folder,
+            watched_folders::set_watched_folder_paused,
         ])
         .build(tauri::generate_context!())
         .expect("Ferry could not start its window; see the log above");

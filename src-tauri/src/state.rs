@@ -31,6 +31,8 @@ pub(crate) struct AppState {
     pub(crate) data_dir: std::path::PathBuf,
     /// The log files' folder, shown in the About view and opened from it.
     pub(crate) log_dir: std::path::PathBuf,
+    /// The watched folders being kept in sync.
+    pub(crate) watching: crate::watched_folders::Watching,
     /// Keeps the log file writer alive.
     _log_guard: Option<WorkerGuard>,
 }
@@ -69,6 +71,7 @@ impl AppState {
                 .push("http://localhost:5173".to_owned());
         }
         let server = Server::start(engine.clone(), config).await?;
+        let watching = crate::watched_folders::Watching::start(&engine, &settings.data_dir).await;
         Ok(Self {
             engine,
             connection: server.connection_info().clone(),
@@ -79,6 +82,7 @@ impl AppState {
             startup_notice: chosen.notice,
             data_dir: settings.data_dir.clone(),
             log_dir: settings.log_dir.clone(),
+            watching,
             _log_guard: log_guard,
         })
     }
@@ -129,6 +133,7 @@ impl AppState {
     /// Stops the server (removing the connection file) and the engine, leaving unfinished
     /// jobs queued in the database for the next start.
     pub(crate) async fn stop(&self) {
+        self.watching.stop().await;
         if let Some(server) = self.server.lock().await.take() {
             server.shutdown().await;
         }

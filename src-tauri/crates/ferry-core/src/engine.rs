@@ -627,6 +627,16 @@ impl Engine {
     /// Adds files and folders (walked recursively) to the queue, one job per regular
     /// file. Paths that cannot be used are reported in `skipped` with the reason.
     pub async fn enqueue(&self, paths: Vec<PathBuf>) -> Result<EnqueueReport, CoreError> {
+        self.enqueue_to(paths, None).await
+    }
+
+    /// Like [`Engine::enqueue`], uploading to `destination` instead of the default (a
+    /// watched folder bound to a destination of its own); `None` is the default.
+    pub async fn enqueue_to(
+        &self,
+        paths: Vec<PathBuf>,
+        destination: Option<Arc<dyn Destination>>,
+    ) -> Result<EnqueueReport, CoreError> {
         if self.shared.lock().closed {
             return Err(CoreError::ShutDown);
         }
@@ -639,7 +649,7 @@ impl Engine {
         };
         {
             let mut state = self.shared.lock_open()?;
-            let destination = self.shared.default_destination();
+            let destination = destination.unwrap_or_else(|| self.shared.default_destination());
             let created_at_ms = now_ms();
             let mut records = Vec::with_capacity(found.files.len());
             for file in found.files {

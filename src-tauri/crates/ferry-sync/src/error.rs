@@ -45,6 +45,18 @@ pub enum SyncError {
     /// A scan's task ended before it finished (the app is stopping).
     #[error("a scan of the folder stopped: {0}")]
     Stopped(String),
+    /// The list of watched folders could not be read or written as JSON.
+    #[error("the watched folders file {path} cannot be used: {message}; fix or remove it")]
+    Settings {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A folder cannot be added to, or found in, the watched folders: the message says
+    /// why and what to do.
+    #[error("{0}")]
+    InvalidFolder(String),
     /// The watched folder is missing or is not a folder.
     #[error(
         "the watched folder {0} is missing or is not a folder; it is watched again once it is back"

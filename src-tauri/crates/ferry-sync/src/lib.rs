@@ -15,6 +15,7 @@
 //! events say what arrived. No Tauri here: the app and `ferry serve` both use it.
 
 pub mod error;
+pub mod folders;
 pub mod index;
 pub mod quiet;
 pub mod rules;
@@ -22,6 +23,9 @@ pub mod scan;
 pub mod watch;
 
 pub use error::SyncError;
+pub use folders::{
+    FolderState, WatchedFolder, WatchedFolderView, WatchedFolders, WatchedFoldersView,
+};
 pub use index::{EntryState, IndexEntry, SyncIndex};
 pub use quiet::QuietGate;
 pub use rules::Rules;

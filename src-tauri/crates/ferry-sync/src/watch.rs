@@ -7,7 +7,7 @@ use crate::index::{EntryState, IndexEntry, SyncIndex};
 use crate::quiet::QuietGate;
 use crate::rules::Rules;
 use crate::scan::{plan, walk, FileSeen};
-use ferry_core::{Engine, EngineEvent, JobId, JobStatus, JobView};
+use ferry_core::{Destination, Engine, EngineEvent, JobId, JobStatus, JobView};
 use notify_debouncer_full::notify::{EventKind, RecommendedWatcher, RecursiveMode};
 use notify_debouncer_full::{new_debouncer, DebounceEventResult, Debouncer, RecommendedCache};
 use std::collections::HashMap;
@@ -21,10 +21,12 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// How one folder is watched.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WatchConfig {
     /// The folder, as an absolute path.
     pub folder: PathBuf,
+    /// Where its files go; `None`: the engine's default destination when each is queued.
+    pub destination: Option<Arc<dyn Destination>>,
     /// How long a file's size and modification time must stay the same before it is
     /// uploaded (2 s by default): a file still being written waits.
     pub quiet: Duration,
@@ -44,11 +46,23 @@ impl WatchConfig {
     pub fn new(folder: PathBuf) -> Self {
         Self {
             folder,
+            destination: None,
             quiet: Duration::from_secs(2),
             rescan_every: Duration::from_secs(3600),
             debounce: Duration::from_millis(500),
             retry_after: Duration::from_secs(5),
         }
+    }
+}
+
+impl std::fmt::Debug for WatchConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WatchConfig")
+            .field("folder", &self.folder)
+            .field("destination", &self.destination.as_ref().map(|d| d.name()))
+            .field("quiet", &self.quiet)
+            .field("rescan_every", &self.rescan_every)
+            .finish_non_exhaustive()
     }
 }
 
@@ -277,7 +291,7 @@ impl Syncer {
             .collect();
         let report = self
             .engine
-            .enqueue(paths)
+            .enqueue_to(paths, self.config.destination.clone())
             .await
             .map_err(|e| SyncError::Engine(e.to_string()))?;
         let by_path: HashMap<PathBuf, &FileSeen> = files

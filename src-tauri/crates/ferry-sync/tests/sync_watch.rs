@@ -287,3 +287,25 @@ async fn an_idle_folder_is_not_scanned_again_by_the_scan_s_own_reads() {
     sync.stop().await;
     engine.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_folder_with_a_destination_of_its_own_uploads_there_not_to_the_default() {
+    let s = setup();
+    let own = s.watched.parent().unwrap().join("own-destination");
+    let engine = s.engine().await;
+    let mut events = engine.subscribe();
+    let config = WatchConfig {
+        destination: Some(Arc::new(LocalFolderDestination::new(own.clone()))),
+        ..s.config()
+    };
+    let sync = FolderSync::start(engine.clone(), Arc::clone(&s.index), config);
+    s.write("report.pdf", b"for the folder's own destination");
+    assert_eq!(done(&mut events, 1).await, vec!["report.pdf"]);
+    assert_eq!(
+        std::fs::read(own.join("report.pdf")).unwrap(),
+        b"for the folder's own destination"
+    );
+    assert!(!s.dest.join("report.pdf").exists());
+    sync.stop().await;
+    engine.shutdown().await;
+}

@@ -528,6 +528,7 @@ pub fn typescript_declarations() -> String {
         AuthKind, DestinationSettings, DestinationsView, StoredDestination, Target,
     };
     use ferry_core::{EngineEvent, JobStatus, SkippedPath};
+    use ferry_sync::{FolderState, WatchedFolder, WatchedFolderView, WatchedFoldersView};
     let decls = [
         decl::<JobId>(),
         decl::<JobStatus>(),
@@ -554,6 +555,10 @@ pub fn typescript_declarations() -> String {
         decl::<DestinationSettings>(),
         decl::<StoredDestination>(),
         decl::<DestinationsView>(),
+        decl::<WatchedFolder>(),
+        decl::<FolderState>(),
+        decl::<WatchedFolderView>(),
+        decl::<WatchedFoldersView>(),
     ];
     let mut out = String::from(
         "// Generated from the Rust protocol types in src-tauri/crates/ferry-ws/src/protocol.rs\n\

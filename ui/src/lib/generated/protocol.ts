@@ -718,3 +718,71 @@ destinations: Array<StoredDestination>,
  * The id of the default destination, if one is set.
  */
 default_id: string | null, };
+
+/**
+ * A watched folder as stored.
+ */
+export type WatchedFolder = { 
+/**
+ * Stable id, used by the window's commands.
+ */
+id: string, 
+/**
+ * The folder, absolute.
+ */
+path: string, 
+/**
+ * The stored destination its files go to; `None`: whatever is the default.
+ */
+destination_id: string | null, 
+/**
+ * Paused by the user: not watched, nothing uploaded, until resumed.
+ */
+paused: boolean, };
+
+/**
+ * Where a watched folder stands, for the window.
+ */
+export type FolderState = "watching" | "scanning" | "paused" | "error";
+
+/**
+ * One watched folder as the window shows it.
+ */
+export type WatchedFolderView = { 
+/**
+ * See [`WatchedFolder::id`].
+ */
+id: string, 
+/**
+ * See [`WatchedFolder::path`].
+ */
+path: string, 
+/**
+ * See [`WatchedFolder::destination_id`].
+ */
+destination_id: string | null, 
+/**
+ * Where its files go, for people (a destination's name and place, or the default's).
+ */
+destination: string, 
+/**
+ * Where it stands.
+ */
+state: FolderState, 
+/**
+ * What went wrong, when `state` is `error`.
+ */
+error: string | null, 
+/**
+ * Versions of its files uploaded since Ferry started.
+ */
+uploaded: number, };
+
+/**
+ * Every watched folder, for the window.
+ */
+export type WatchedFoldersView = { 
+/**
+ * In the order they were added.
+ */
+folders: Array<WatchedFolderView>, };
