@@ -28,6 +28,9 @@ pub(crate) struct Watching {
     index: Option<Arc<SyncIndex>>,
     /// One entry per folder that should be watched: its sync, or why it could not start.
     running: Mutex<HashMap<String, Result<FolderSync, String>>>,
+    /// Versions each folder uploaded under syncs that ended (a pause), so the count the
+    /// window shows runs on from Ferry's start.
+    uploaded_before: std::sync::Mutex<HashMap<String, u64>>,
 }
 
 impl Watching {
@@ -47,6 +50,7 @@ impl Watching {
             data_dir: data_dir.to_path_buf(),
             index,
             running: Mutex::new(HashMap::new()),
+            uploaded_before: std::sync::Mutex::new(HashMap::new()),
         };
         match watching.folders() {
             Ok(folders) => {
@@ -95,6 +99,13 @@ impl Watching {
     async fn end(&self, id: &str) {
         let removed = self.running.lock().await.remove(id);
         if let Some(Ok(sync)) = removed {
+            let uploaded = *sync.uploaded().borrow();
+            *self
+                .uploaded_before
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .entry(id.to_owned())
+                .or_default() += uploaded;
             sync.stop().await;
         }
     }
@@ -114,6 +125,11 @@ impl Watching {
         let folders = self.folders()?;
         let registry = DestinationRegistry::open_default().ok();
         let running = self.running.lock().await;
+        let before = self
+            .uploaded_before
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         let views = folders
             .list()
             .iter()
@@ -126,10 +142,11 @@ impl Watching {
                     ),
                     (Some(id), None) => id.clone(),
                 };
+                let earlier = before.get(&folder.id).copied().unwrap_or(0);
                 let (state, error, uploaded) = match running.get(&folder.id) {
-                    _ if folder.paused => (FolderState::Paused, None, 0),
+                    _ if folder.paused => (FolderState::Paused, None, earlier),
                     Some(Ok(sync)) => {
-                        let uploaded = *sync.uploaded().borrow();
+                        let uploaded = earlier + *sync.uploaded().borrow();
                         match sync.status().borrow().clone() {
                             WatchStatus::Watching => (FolderState::Watching, None, uploaded),
                             WatchStatus::Scanning => (FolderState::Scanning, None, uploaded),
@@ -138,11 +155,11 @@ impl Watching {
                             }
                         }
                     }
-                    Some(Err(error)) => (FolderState::Error, Some(error.clone()), 0),
+                    Some(Err(error)) => (FolderState::Error, Some(error.clone()), earlier),
                     None => (
                         FolderState::Error,
                         Some("not watched; pause and resume it to try again".to_owned()),
-                        0,
+                        earlier,
                     ),
                 };
                 WatchedFolderView {

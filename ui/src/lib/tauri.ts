@@ -7,6 +7,7 @@ import type {
   DestinationSettings,
   DestinationsView,
   EnqueueReport,
+  WatchedFoldersView,
 } from './generated/protocol';
 
 declare global {
@@ -126,4 +127,24 @@ export function setDefaultDestination(id: string | null): Promise<DestinationsVi
  */
 export function testDestination(id: string): Promise<string> {
   return invoke<string>('test_destination', { id });
+}
+
+/** Every watched folder, with where it stands and what it has uploaded since Ferry started. */
+export function watchedFolders(): Promise<WatchedFoldersView> {
+  return invoke<WatchedFoldersView>('watched_folders');
+}
+
+/** Starts watching `path`; a null `destinationId` follows whatever is the default destination. */
+export function addWatchedFolder(path: string, destinationId: string | null): Promise<WatchedFoldersView> {
+  return invoke<WatchedFoldersView>('add_watched_folder', { path, destinationId });
+}
+
+/** Stops watching a folder; what it uploaded stays where it went. */
+export function removeWatchedFolder(id: string): Promise<WatchedFoldersView> {
+  return invoke<WatchedFoldersView>('remove_watched_folder', { id });
+}
+
+/** Pauses or resumes watching a folder. */
+export function setWatchedFolderPaused(id: string, paused: boolean): Promise<WatchedFoldersView> {
+  return invoke<WatchedFoldersView>('set_watched_folder_paused', { id, paused });
 }
