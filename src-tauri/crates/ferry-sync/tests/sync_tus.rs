@@ -1,0 +1,174 @@
+//! Folder sync against the real tus server (the Node implementation in a child process),
+//! with real file system events: every file version arrives on the server exactly once
+//! and nothing is missed.
+
+#[path = "../../ferry-core/tests/support_tus/mod.rs"]
+mod support_tus;
+
+use ferry_core::resume::SqliteLedger;
+use ferry_core::secrets::MemorySecrets;
+use ferry_core::{Engine, EngineConfig, TusConfig, TusDestination};
+use ferry_sync::{FolderSync, SyncIndex, WatchConfig};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use support_tus::TusServer;
+
+/// Longest wait for the uploads of one step before the test fails instead of hanging.
+const PATIENCE: Duration = Duration::from_secs(240);
+
+struct Synced {
+    _tmp: tempfile::TempDir,
+    watched: std::path::PathBuf,
+    server: TusServer,
+    engine: Engine,
+    sync: FolderSync,
+}
+
+async fn synced(quiet: Duration) -> Synced {
+    let tmp = tempfile::tempdir().unwrap();
+    let watched = tmp.path().join("watched");
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&watched).unwrap();
+    std::fs::create_dir_all(&data).unwrap();
+    let server = TusServer::start().await;
+    let tus = TusDestination::new(
+        TusConfig::new(server.endpoint().parse().unwrap()),
+        Arc::new(SqliteLedger::open(&data).unwrap()),
+        Arc::new(MemorySecrets::new()),
+    )
+    .unwrap();
+    let engine = Engine::start(EngineConfig::new(data.clone(), Arc::new(tus)))
+        .await
+        .unwrap();
+    let index = Arc::new(SyncIndex::open(&data.join("sync.sqlite")).unwrap());
+    let config = WatchConfig {
+        quiet,
+        debounce: Duration::from_millis(100),
+        ..WatchConfig::new(watched.clone())
+    };
+    let sync = FolderSync::start(engine.clone(), index, config);
+    Synced {
+        _tmp: tmp,
+        watched,
+        server,
+        engine,
+        sync,
+    }
+}
+
+impl Synced {
+    fn write(&self, path: &str, bytes: &[u8]) {
+        let file = self.watched.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, bytes).unwrap();
+    }
+
+    /// Waits until `count` versions in all were recorded as uploaded.
+    async fn uploaded(&self, count: u64) {
+        let mut uploaded = self.sync.uploaded();
+        let reached = tokio::time::timeout(PATIENCE, uploaded.wait_for(|n| *n >= count))
+            .await
+            .is_ok();
+        assert!(
+            reached,
+            "{} of {count} uploaded",
+            *self.sync.uploaded().borrow()
+        );
+    }
+
+    /// The server's completed uploads by content: how many of each.
+    fn on_the_server(&self) -> BTreeMap<Vec<u8>, usize> {
+        let mut out = BTreeMap::new();
+        for upload in self.server.uploaded_files() {
+            assert_eq!(
+                upload.size,
+                Some(upload.offset),
+                "an upload left incomplete"
+            );
+            *out.entry(std::fs::read(&upload.data_path).unwrap())
+                .or_insert(0) += 1;
+        }
+        out
+    }
+
+    async fn stop(self) {
+        self.sync.stop().await;
+        self.engine.shutdown().await;
+    }
+}
+
+fn once_each<'a>(contents: impl IntoIterator<Item = &'a [u8]>) -> BTreeMap<Vec<u8>, usize> {
+    contents.into_iter().map(|c| (c.to_vec(), 1)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_modify_rename_and_delete_put_each_version_on_the_server_once() {
+    let s = synced(Duration::from_millis(300)).await;
+    s.write("a.txt", b"a, first");
+    s.write("b.txt", b"b, never changes");
+    s.uploaded(2).await;
+    s.write("sub/c.txt", b"c, new while watched");
+    s.uploaded(3).await;
+    s.write("a.txt", b"a, second and longer");
+    s.uploaded(4).await;
+    std::fs::rename(s.watched.join("b.txt"), s.watched.join("b-renamed.txt")).unwrap();
+    std::fs::remove_file(s.watched.join("sub/c.txt")).unwrap();
+    s.write("notes.txt.swp", b"an editor's swap file");
+    s.write("marker.txt", b"written last");
+    s.uploaded(5).await;
+    assert_eq!(
+        s.on_the_server(),
+        once_each([
+            &b"a, first"[..],
+            b"b, never changes",
+            b"c, new while watched",
+            b"a, second and longer",
+            b"written last",
+        ])
+    );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_10000_small_files_each_arrives_on_the_server_exactly_once() {
+    let s = synced(Duration::from_millis(300)).await;
+    let files = 10_000;
+    let mut written = Vec::with_capacity(files);
+    for n in 0..files {
+        let mut bytes = format!("file {n} ").into_bytes();
+        bytes.resize(1024, b'.');
+        s.write(&format!("d{:02}/f{n:05}.bin", n % 100), &bytes);
+        written.push(bytes);
+    }
+    s.uploaded(files as u64).await;
+    assert_eq!(
+        s.on_the_server(),
+        once_each(written.iter().map(Vec::as_slice))
+    );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_written_slowly_over_10_s_arrives_once_and_whole() {
+    // The default quiet period: 2 s without a change.
+    let s = synced(Duration::from_secs(2)).await;
+    let path = s.watched.join("interview.wav");
+    let mut whole = Vec::new();
+    {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&path).unwrap();
+        // A piece every half second for ten seconds, as a recorder writes.
+        for n in 0..20u8 {
+            let piece = vec![n; 50_000];
+            file.write_all(&piece).unwrap();
+            file.flush().unwrap();
+            whole.extend_from_slice(&piece);
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    s.uploaded(1).await;
+    assert_eq!(s.on_the_server(), once_each([whole.as_slice()]));
+    assert_eq!(s.engine.snapshot().jobs.len(), 1);
+    s.stop().await;
+}
