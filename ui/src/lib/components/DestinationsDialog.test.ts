@@ -2,6 +2,7 @@
 import { flushSync, mount, unmount } from 'svelte';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { DestinationsView, StoredDestination } from '../generated/protocol';
+import { all, choose, click, escape, one, rowWith, settle, type } from '../testing/dom';
 
 const backend = vi.hoisted(() => ({
   destinations: vi.fn(),
@@ -50,45 +51,8 @@ async function render(view: DestinationsView = listed) {
   return { onClose, onChange };
 }
 
-/** Lets the mocked calls resolve and the page update. */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 5; i++) await Promise.resolve();
-  flushSync();
-}
-
-function all<T extends Element = HTMLElement>(id: string, within: ParentNode = document): T[] {
-  return [...within.querySelectorAll<T>(`[data-testid="${id}"]`)];
-}
-
-function one<T extends Element = HTMLElement>(id: string, within: ParentNode = document): T {
-  const found = within.querySelector<T>(`[data-testid="${id}"]`);
-  if (!found) throw new Error(`nothing with data-testid ${id}`);
-  return found;
-}
-
 function row(name: string): HTMLElement {
-  const found = all('destination-row').find((r) => one('destination-row-name', r).textContent === name);
-  if (!found) throw new Error(`no row for ${name}`);
-  return found;
-}
-
-function type(id: string, value: string): void {
-  const input = one<HTMLInputElement>(id);
-  input.value = value;
-  input.dispatchEvent(new Event('input', { bubbles: true }));
-  flushSync();
-}
-
-function choose(id: string, value: string): void {
-  const select = one<HTMLSelectElement>(id);
-  select.value = value;
-  select.dispatchEvent(new Event('change', { bubbles: true }));
-  flushSync();
-}
-
-function click(element: HTMLElement): void {
-  element.click();
-  flushSync();
+  return rowWith('destination-row', 'destination-row-name', name);
 }
 
 beforeEach(() => {
@@ -262,8 +226,7 @@ describe('the Destinations view', () => {
   it('keeps the destination when the removal is not confirmed', async () => {
     await render();
     click(one('destination-remove', row('archive')));
-    window.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape' }));
-    flushSync();
+    escape();
     expect(all('remove-confirm')).toHaveLength(0);
     expect(backend.removeDestination).not.toHaveBeenCalled();
   });
@@ -292,7 +255,7 @@ describe('the Destinations view', () => {
 
   it('closes with Escape or Close', async () => {
     const { onClose } = await render();
-    window.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape' }));
+    escape();
     click(one('destinations-close'));
     expect(onClose).toHaveBeenCalledTimes(2);
   });

@@ -2,6 +2,7 @@
 import { flushSync, mount, unmount } from 'svelte';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { JobView } from '../generated/protocol';
+import { one } from '../testing/dom';
 import { job, progress } from '../testing/fixtures';
 import JobRow from './JobRow.svelte';
 
@@ -13,9 +14,7 @@ function render(view: JobView, online = true) {
   document.body.replaceChildren(list);
   component = mount(JobRow, { target: list, props: { job: view, online, busy: false, onAction } });
   flushSync();
-  const row = list.querySelector<HTMLElement>('[data-testid="job-row"]');
-  if (!row) throw new Error('no row rendered');
-  return { row, onAction };
+  return { row: one('job-row', list), onAction };
 }
 
 function actions(row: HTMLElement): string[] {

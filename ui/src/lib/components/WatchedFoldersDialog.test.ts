@@ -2,6 +2,7 @@
 import { flushSync, mount, unmount } from 'svelte';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { DestinationsView, WatchedFolderView, WatchedFoldersView } from '../generated/protocol';
+import { all, choose, click, escape, one, rowWith, settle, text, type } from '../testing/dom';
 
 const backend = vi.hoisted(() => ({
   watchedFolders: vi.fn(),
@@ -74,54 +75,8 @@ async function render(view: WatchedFoldersView = listed) {
   return { onClose };
 }
 
-/** Lets the mocked calls resolve and the page update. */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 5; i++) await Promise.resolve();
-  flushSync();
-}
-
-function all<T extends Element = HTMLElement>(id: string, within: ParentNode = document): T[] {
-  return [...within.querySelectorAll<T>(`[data-testid="${id}"]`)];
-}
-
-function one<T extends Element = HTMLElement>(id: string, within: ParentNode = document): T {
-  const found = within.querySelector<T>(`[data-testid="${id}"]`);
-  if (!found) throw new Error(`nothing with data-testid ${id}`);
-  return found;
-}
-
 function row(path: string): HTMLElement {
-  const found = all('watched-folder-row').find((r) => one('watched-folder-path', r).textContent === path);
-  if (!found) throw new Error(`no row for ${path}`);
-  return found;
-}
-
-function text(id: string, within: ParentNode = document): string {
-  return one(id, within).textContent?.replace(/\s+/g, ' ').trim() ?? '';
-}
-
-function type(id: string, value: string): void {
-  const input = one<HTMLInputElement>(id);
-  input.value = value;
-  input.dispatchEvent(new Event('input', { bubbles: true }));
-  flushSync();
-}
-
-function choose(id: string, value: string): void {
-  const select = one<HTMLSelectElement>(id);
-  select.value = value;
-  select.dispatchEvent(new Event('change', { bubbles: true }));
-  flushSync();
-}
-
-function click(element: HTMLElement): void {
-  element.click();
-  flushSync();
-}
-
-function escape(): void {
-  window.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape' }));
-  flushSync();
+  return rowWith('watched-folder-row', 'watched-folder-path', path);
 }
 
 beforeEach(() => {
