@@ -317,6 +317,13 @@ impl UploadBody {
         })
     }
 
+    /// Replaces the token that stops reads, returning the one it replaces. A request
+    /// that must not be cut half-way (one that nothing could resume) reads under a
+    /// token of its own, and the job's token is put back afterwards.
+    pub fn replace_cancel(&mut self, cancel: CancellationToken) -> CancellationToken {
+        std::mem::replace(&mut self.cancel, cancel)
+    }
+
     /// Caps the read rate at `limit` bytes/s for this body alone (`None` for no cap).
     #[must_use]
     pub fn with_bandwidth_limit(self, limit: Option<u64>) -> Self {

@@ -514,8 +514,17 @@ impl TusDestination {
                     );
                 }
                 body.seek(0)?;
-                self.send_streaming(post, body, request.size, 0, progress, cancel)
-                    .await
+                // Nothing can resume a POST cut short, and the server may have taken
+                // all of it: a stop (a pause, a quit) lets this one request finish, so
+                // the upload it made is recorded and continued instead of sent again.
+                // It stays bounded by the stall watch.
+                let unstoppable = CancellationToken::new();
+                let job_cancel = body.replace_cancel(unstoppable.clone());
+                let sent = self
+                    .send_streaming(post, body, request.size, 0, progress, &unstoppable)
+                    .await;
+                body.replace_cancel(job_cancel);
+                sent
             } else {
                 post.header("content-length", 0)
                     .timeout(self.short_timeout())
