@@ -492,39 +492,15 @@ impl TusDestination {
             && request.size > 0
             && request.size <= chunk_size.min(DEFAULT_CHUNK_SIZE);
         loop {
-            let mut post = self
+            let post = self
                 .client
                 .post(url.clone())
                 .headers(headers.clone())
                 .header("upload-length", request.size)
                 .header("upload-metadata", upload_metadata(request));
             let response = if with_data {
-                post = post.header("content-type", OFFSET_OCTET_STREAM);
-                if let Some(algorithm) = ChecksumAlgorithm::pick(&caps.checksum_algorithms) {
-                    post = post.header(
-                        "upload-checksum",
-                        checksum::header_for_range(
-                            algorithm,
-                            &request.source,
-                            0,
-                            request.size,
-                            cancel,
-                        )
-                        .await?,
-                    );
-                }
-                body.seek(0)?;
-                // Nothing can resume a POST cut short, and the server may have taken
-                // all of it: a stop (a pause, a quit) lets this one request finish, so
-                // the upload it made is recorded and continued instead of sent again.
-                // It stays bounded by the stall watch.
-                let unstoppable = CancellationToken::new();
-                let job_cancel = body.replace_cancel(unstoppable.clone());
-                let sent = self
-                    .send_streaming(post, body, request.size, 0, progress, &unstoppable)
-                    .await;
-                body.replace_cancel(job_cancel);
-                sent
+                self.post_with_data(post, request, body, caps, progress, cancel)
+                    .await
             } else {
                 post.header("content-length", 0)
                     .timeout(self.short_timeout())
@@ -584,6 +560,38 @@ impl TusDestination {
                 expires,
             });
         }
+    }
+
+    /// Sends the POST that creates an upload with the whole file in it.
+    async fn post_with_data(
+        &self,
+        mut post: reqwest::RequestBuilder,
+        request: &UploadRequest,
+        body: &mut UploadBody,
+        caps: &Capabilities,
+        progress: &dyn ProgressSink,
+        cancel: &CancellationToken,
+    ) -> Result<reqwest::Response, Failure> {
+        post = post.header("content-type", OFFSET_OCTET_STREAM);
+        if let Some(algorithm) = ChecksumAlgorithm::pick(&caps.checksum_algorithms) {
+            post = post.header(
+                "upload-checksum",
+                checksum::header_for_range(algorithm, &request.source, 0, request.size, cancel)
+                    .await?,
+            );
+        }
+        body.seek(0)?;
+        // Nothing can resume a POST cut short, and the server may have taken all of
+        // it: a stop (a pause, a quit) lets this one request finish, so the upload it
+        // made is recorded and continued instead of sent again. The stall watch still
+        // bounds it.
+        let unstoppable = CancellationToken::new();
+        let job_cancel = body.replace_cancel(unstoppable.clone());
+        let sent = self
+            .send_streaming(post, body, request.size, 0, progress, &unstoppable)
+            .await;
+        body.replace_cancel(job_cancel);
+        sent
     }
 
     /// Sends `len` bytes of `body` (from its current position, which is `offset`) as
