@@ -309,3 +309,43 @@ async fn a_folder_with_a_destination_of_its_own_uploads_there_not_to_the_default
     sync.stop().await;
     engine.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_changed_during_its_upload_goes_up_again_as_the_new_version() {
+    let s = setup();
+    let mut config = EngineConfig::new(
+        s.data.clone(),
+        Arc::new(LocalFolderDestination::new(s.dest.clone())),
+    );
+    // Slow enough that the change lands while the first version is on its way.
+    config.bandwidth_limit = Some(512 * 1024);
+    let engine = Engine::start(config).await.unwrap();
+    let mut events = engine.subscribe();
+    let sync = FolderSync::start(engine.clone(), Arc::clone(&s.index), s.config());
+    s.write("draft.doc", &vec![1u8; 1024 * 1024]);
+
+    let second = vec![2u8; 900 * 1024];
+    let arrived = tokio::time::timeout(PATIENCE, async {
+        let mut changed = false;
+        loop {
+            let Ok(EngineEvent::Job { job, .. }) = events.recv().await else {
+                continue;
+            };
+            if job.status == JobStatus::Uploading && !changed {
+                s.write("draft.doc", &second);
+                changed = true;
+            }
+            if job.status == JobStatus::Done {
+                return job;
+            }
+        }
+    })
+    .await
+    .expect("a version of the file arrived");
+    assert!(arrived.path.ends_with("draft.doc"));
+    // Only the version that was still there once its upload ended arrived: the first was
+    // refused when its source changed, and the new one went up after it.
+    assert_eq!(s.arrived(), contents(&[(&second, 1)]));
+    sync.stop().await;
+    engine.shutdown().await;
+}
