@@ -61,7 +61,11 @@ async fn a_stop_while_the_creating_post_carries_the_file_leaves_one_upload() {
     };
     let held = tokio::time::timeout(HARNESS_TIMEOUT, async {
         loop {
-            if server.uploaded_files().iter().any(support_tus::StoredUpload::is_complete) {
+            if server
+                .uploaded_files()
+                .iter()
+                .any(support_tus::StoredUpload::is_complete)
+            {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
