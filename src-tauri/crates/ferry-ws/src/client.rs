@@ -402,16 +402,21 @@ impl Client {
         Ok(())
     }
 
-    /// Closes the connection cleanly (close frame, then waits for the server's).
+    /// Closes the connection cleanly: a close frame, then the server's answer to it. An
+    /// error says the server dropped the connection without answering.
     pub async fn close(mut self) -> Result<(), WsError> {
         self.send_acks().await?;
         self.socket.close(None).await?;
         while let Some(frame) = self.socket.next().await {
-            if frame.is_err() {
-                break;
+            match frame {
+                Ok(Message::Close(_)) => return Ok(()),
+                Ok(_) => {}
+                Err(_) => break,
             }
         }
-        Ok(())
+        Err(WsError::Closed(Some(
+            "the server ended the connection without answering the close".to_owned(),
+        )))
     }
 }
 

@@ -33,6 +33,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::OnceCell as ReplyCell;
 use tokio::sync::{mpsc, watch, Semaphore};
@@ -490,7 +491,21 @@ async fn serve(
             close(&mut sink, closing.code, &closing.reason).await;
             Ok(())
         }
-        Ok(None) => Ok(()),
+        Ok(None) => {
+            // A client that closed is owed the answer tungstenite queued for its close
+            // frame. tungstenite writes it at a flush, and then stops with "connection
+            // closed" before flushing the stream, so the answer would stay gathered
+            // below it and the client see an abnormal closure (1006), not a clean one.
+            let _ = tokio::time::timeout(Duration::from_secs(1), sink.flush()).await;
+            if let Ok(mut socket) = sink.reunite(connection.incoming) {
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(1),
+                    AsyncWriteExt::flush(socket.get_mut()),
+                )
+                .await;
+            }
+            Ok(())
+        }
         Err(error) => {
             if matches!(error, WsError::Timeout(_)) {
                 bump(&shared.metrics.closed_slow);

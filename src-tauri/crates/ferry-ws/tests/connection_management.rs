@@ -113,8 +113,10 @@ async fn authentication_refuses_foreign_prefix_trick_and_null_origins_and_foreig
     assert!(fixture.server.metrics().refused >= 7);
 }
 
+/// Regression: the server dropped a closing client without answering its close frame,
+/// so browsers saw an abnormal closure (1006) instead of a clean one.
 #[tokio::test]
-async fn connection_termination_by_the_client_frees_its_slot() {
+async fn connection_termination_by_the_client_is_answered_and_frees_its_slot() {
     let fixture = Fixture::start().await;
     let mut client = fixture.client().await;
     expect_welcome(&mut client).await;
