@@ -92,6 +92,12 @@ if command -v desktop-file-validate >/dev/null; then
   desktop-file-validate "$validate_dir/Ferry.desktop" || fail ".deb: the desktop file is not valid"
   rm -rf "$validate_dir"
 fi
+# The end-to-end build's test-only commands never ship.
+shipped="$(mktemp)"
+dpkg-deb --fsys-tarfile "$deb" | tar -xO "$program" >"$shipped"
+[ -s "$shipped" ] || fail ".deb: $program could not be read back"
+grep -q -a e2e_stop_server "$shipped" && fail ".deb: the program holds the end-to-end build's test-only commands"
+rm -f "$shipped"
 log ".deb: program, desktop file, ${#icons[@]} icons; Depends: $deb_depends"
 
 log "inspecting $(basename "$rpm")"

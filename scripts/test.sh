@@ -31,12 +31,16 @@ npm run --silent ui:test
 step "App: build, .deb and .rpm bundles"
 npx tauri build --bundles deb,rpm
 step "App: clippy and unit tests (desktop shell)"
-cargo clippy -p ferry-desktop --release --features custom-protocol -- -D warnings
+# With the end-to-end build's test-only commands too: they only add code.
+cargo clippy -p ferry-desktop --release --features custom-protocol,e2e -- -D warnings
 # The release profile and features of the build above, so its compiled crates are reused.
 cargo test -p ferry-desktop --release --features custom-protocol --lib
 
 step "Bundles: contents; the .deb installed, started under Xvfb, removed"
 bash scripts/check-bundles.sh
+
+step "App: the end-to-end build (the bundles above never hold its test-only commands)"
+cargo build -p ferry-desktop --release --features custom-protocol,e2e
 
 step "End to end (tauri-driver, WebKitWebDriver, Xvfb)"
 target_dir="$(cargo metadata --format-version 1 --no-deps | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')"

@@ -38,8 +38,8 @@ function waitForPort(port: number, timeoutMs: number): Promise<void> {
 export const config: WebdriverIO.Config = {
   runner: 'local',
   specs: ['./e2e/**/*.spec.ts'],
-  // Those run against a tus server, with their own configuration (wdio.tus.conf.ts).
-  exclude: ['./e2e/tus/**', './e2e/destinations/**', './e2e/keyring/**'],
+  // Those run with configurations of their own (wdio.tus.conf.ts and the others beside it).
+  exclude: ['./e2e/tus/**', './e2e/destinations/**', './e2e/keyring/**', './e2e/websocket/**'],
   maxInstances: 1,
   hostname: '127.0.0.1',
   port: driverPort,

@@ -14,7 +14,7 @@ use tauri_plugin_opener::OpenerExt as _;
 /// Where the progress socket is and the token it wants.
 #[tauri::command]
 pub(crate) fn connection_info(state: State<'_, AppState>) -> ConnectionInfo {
-    state.connection.clone()
+    state.connection_info()
 }
 
 /// Enqueues files and folders: the same entry point as a drop on the window.

@@ -5,6 +5,8 @@
 mod commands;
 mod destination;
 mod destination_settings;
+#[cfg(feature = "e2e")]
+mod e2e;
 mod launch;
 mod logging;
 mod notifications;
@@ -103,6 +105,10 @@ pub fn run() {
             watched_folders::add_watched_folder,
             watched_folders::remove_watched_folder,
             watched_folders::set_watched_folder_paused,
+            #[cfg(feature = "e2e")]
+            e2e::e2e_stop_server,
+            #[cfg(feature = "e2e")]
+            e2e::e2e_start_server,
         ])
         .build(tauri::generate_context!())
         .expect("Ferry could not start its window; see the log above");

@@ -14,8 +14,12 @@ pub(crate) struct AppState {
     pub(crate) engine: Engine,
     /// The progress server; taken out when the app stops.
     server: Mutex<Option<Server>>,
+    /// How the server was started, to start it again the same way (end-to-end builds
+    /// restart it to cut every connection for real).
+    #[cfg_attr(not(feature = "e2e"), allow(dead_code))]
+    server_config: ServerConfig,
     /// Copied out of the server so commands never wait on the lock above.
-    pub(crate) connection: ferry_ws::ConnectionInfo,
+    connection: std::sync::RwLock<ferry_ws::ConnectionInfo>,
     /// Where files added now upload (a folder, a URL, or a stored destination's name
     /// and place), shown in the UI; changes with the default destination.
     destination_label: std::sync::RwLock<String>,
@@ -70,12 +74,13 @@ impl AppState {
                 .allowed_origins
                 .push("http://localhost:5173".to_owned());
         }
-        let server = Server::start(engine.clone(), config).await?;
+        let server = Server::start(engine.clone(), config.clone()).await?;
         let watching = crate::watched_folders::Watching::start(&engine, &settings.data_dir).await;
         Ok(Self {
             engine,
-            connection: server.connection_info().clone(),
+            connection: std::sync::RwLock::new(server.connection_info().clone()),
             server: Mutex::new(Some(server)),
+            server_config: config,
             destination_label: std::sync::RwLock::new(chosen.label),
             local_folder: settings.destination_dir.clone(),
             destination_from_environment: settings.tus_endpoint.is_some(),
@@ -85,6 +90,41 @@ impl AppState {
             watching,
             _log_guard: log_guard,
         })
+    }
+
+    /// Where the progress socket is and the token it wants.
+    pub(crate) fn connection_info(&self) -> ferry_ws::ConnectionInfo {
+        self.connection
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Stops the progress server: every client is closed with 1001 and the port is
+    /// released, while the engine goes on. Only end-to-end builds can, to make
+    /// connections drop for real.
+    #[cfg(feature = "e2e")]
+    pub(crate) async fn stop_server(&self) {
+        if let Some(server) = self.server.lock().await.take() {
+            server.shutdown().await;
+        }
+    }
+
+    /// Starts the progress server again (on a new port, with a new token and epoch) if
+    /// it is stopped, as a restart of the app would.
+    #[cfg(feature = "e2e")]
+    pub(crate) async fn start_server(&self) -> Result<(), ferry_ws::WsError> {
+        let mut server = self.server.lock().await;
+        if server.is_none() {
+            let started = Server::start(self.engine.clone(), self.server_config.clone()).await?;
+            *self
+                .connection
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                started.connection_info().clone();
+            *server = Some(started);
+        }
+        Ok(())
     }
 
     /// Where files added now upload, for people.

@@ -5,23 +5,29 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { EnqueueReport } from '../../ui/src/lib/generated/protocol.js';
 
-/** Calls the `enqueue_paths` command: the entry point a drop on the window uses. */
-export async function enqueuePaths(paths: string[]): Promise<EnqueueReport> {
-  type Outcome = { report: EnqueueReport } | { error: string };
-  const outcome = await browser.executeAsync<Outcome, [string[]]>(
-    (paths: string[], done: (outcome?: Outcome) => void) => {
-      type Invoke = (command: string, args: unknown) => Promise<EnqueueReport>;
+/** Calls one of the app's Tauri commands from the page, as the UI does. */
+export async function invoke<T>(command: string, args: Record<string, unknown> = {}): Promise<T> {
+  type Outcome = { value: T } | { error: string };
+  const outcome = await browser.executeAsync<Outcome, [string, Record<string, unknown>]>(
+    (command: string, args: Record<string, unknown>, done: (outcome?: Outcome) => void) => {
+      type Invoke = (command: string, args: unknown) => Promise<T>;
       const tauri = (window as unknown as { __TAURI_INTERNALS__: { invoke: Invoke } }).__TAURI_INTERNALS__;
-      tauri.invoke('enqueue_paths', { paths }).then(
-        (report) => done({ report }),
+      tauri.invoke(command, args).then(
+        (value) => done({ value }),
         (error: unknown) => done({ error: String(error) }),
       );
     },
-    paths,
+    command,
+    args,
   );
-  if (!outcome) throw new Error('enqueue_paths returned nothing');
-  if ('error' in outcome) throw new Error(`enqueue_paths failed: ${outcome.error}`);
-  return outcome.report;
+  if (!outcome) throw new Error(`${command} returned nothing`);
+  if ('error' in outcome) throw new Error(`${command} failed: ${outcome.error}`);
+  return outcome.value;
+}
+
+/** Calls the `enqueue_paths` command: the entry point a drop on the window uses. */
+export function enqueuePaths(paths: string[]): Promise<EnqueueReport> {
+  return invoke<EnqueueReport>('enqueue_paths', { paths });
 }
 
 /** Waits until the connection badge says the socket is open. */

@@ -91,6 +91,7 @@ export class FerryApp {
         state: 'offline',
         attempt: 0,
         lastError: 'This window is not running inside the Ferry app, so there is no engine to talk to.',
+        nextRetryAt: null,
       };
       return;
     }
@@ -114,6 +115,12 @@ export class FerryApp {
     });
     this.link = link;
     link.start();
+
+    // A user coming back to the window wants to see the engine now, not after the rest of
+    // a backoff that may have grown to many seconds while they were away.
+    const retryOnFocus = () => link.retryNow();
+    window.addEventListener('focus', retryOnFocus);
+    this.cleanups.push(() => window.removeEventListener('focus', retryOnFocus));
 
     let stopped = false;
     this.cleanups.push(() => {
@@ -139,6 +146,11 @@ export class FerryApp {
     this.link?.stop();
     this.link = null;
     for (const cleanup of this.cleanups.splice(0)) cleanup();
+  }
+
+  /** Starts the waiting reconnection attempt at once; does nothing unless one is waiting. */
+  retryNow(): void {
+    this.link?.retryNow();
   }
 
   /** Applies one server message: state changes to the queue, problems to toasts. */
@@ -249,6 +261,9 @@ export class FerryApp {
   }
 
   private statusChanged(status: ConnectionStatus): void {
+    // The first attempt failing is news; that attempt starting again, early or on time, is not.
+    const firstFailure =
+      status.state === 'reconnecting' && status.attempt === 1 && !(this.connection.state === 'reconnecting' && this.connection.attempt === 1);
     this.connection = status;
     if (status.state === 'open') {
       if (this.toasts.byKey('connection')) {
@@ -259,7 +274,7 @@ export class FerryApp {
         });
       }
       this.everOpen = true;
-    } else if (status.state === 'reconnecting' && status.attempt === 1) {
+    } else if (firstFailure) {
       this.toasts.show({
         kind: 'error',
         key: 'connection',

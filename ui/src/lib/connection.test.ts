@@ -49,7 +49,7 @@ interface Harness {
   latest(): FakeSocket;
 }
 
-function harness(random: () => number = () => 0.5, resume: ResumePoint | null = null): Harness {
+function harness(random: () => number = () => 0.5, resume: ResumePoint | null = null, now?: () => number): Harness {
   const sockets: FakeSocket[] = [];
   const statuses: ConnectionStatus[] = [];
   const messages: ServerMessage[] = [];
@@ -64,6 +64,7 @@ function harness(random: () => number = () => 0.5, resume: ResumePoint | null = 
       return socket;
     },
     random,
+    now,
   });
   return {
     connection,
@@ -100,7 +101,7 @@ describe('Connection', () => {
     expect(h.latest().protocols).toEqual(['ferry.v1', 'ferry.token.secret-token']);
     expect(h.statuses.at(-1)?.state).toBe('connecting');
     h.latest().open();
-    expect(h.statuses.at(-1)).toEqual({ state: 'open', attempt: 0, lastError: null });
+    expect(h.statuses.at(-1)).toEqual({ state: 'open', attempt: 0, lastError: null, nextRetryAt: null });
   });
 
   it('says hello first, naming the state it holds so the engine can replay what was missed', async () => {
@@ -258,7 +259,7 @@ describe('Connection', () => {
     h.latest().open();
     h.latest().drop(1001, '');
 
-    expect(h.statuses.at(-1)).toEqual({ state: 'reconnecting', attempt: 1, lastError: 'Ferry is shutting down (code 1001)' });
+    expect(h.statuses.at(-1)).toMatchObject({ state: 'reconnecting', attempt: 1, lastError: 'Ferry is shutting down (code 1001)' });
     // Attempt 1 waits half of 500 ms with this random source.
     await vi.advanceTimersByTimeAsync(249);
     expect(h.sockets).toHaveLength(1);
@@ -273,9 +274,83 @@ describe('Connection', () => {
     expect(h.sockets).toHaveLength(3);
 
     h.latest().open();
-    expect(h.statuses.at(-1)).toEqual({ state: 'open', attempt: 0, lastError: null });
+    expect(h.statuses.at(-1)).toEqual({ state: 'open', attempt: 0, lastError: null, nextRetryAt: null });
     h.latest().drop();
     expect(h.statuses.at(-1)?.attempt).toBe(1);
+  });
+
+  it('says when the waiting attempt starts, on its own clock, and nothing once it starts or the socket opens', async () => {
+    let clock = 1_000_000;
+    const h = harness(() => 0.5, null, () => clock);
+    h.connection.start();
+    await vi.advanceTimersByTimeAsync(0);
+    h.latest().open();
+    expect(h.connection.status.nextRetryAt).toBeNull();
+
+    clock = 2_000_000;
+    h.latest().drop();
+    // Attempt 1 waits half of 500 ms with this random source, attempt 2 half of 1000 ms.
+    expect(h.connection.status).toMatchObject({ state: 'reconnecting', attempt: 1, nextRetryAt: 2_000_250 });
+    await vi.advanceTimersByTimeAsync(250);
+    expect(h.sockets).toHaveLength(2);
+    expect(h.connection.status).toMatchObject({ state: 'reconnecting', attempt: 1, nextRetryAt: null });
+
+    clock = 3_000_000;
+    h.latest().drop();
+    expect(h.connection.status).toMatchObject({ state: 'reconnecting', attempt: 2, nextRetryAt: 3_000_500 });
+    await vi.advanceTimersByTimeAsync(500);
+    h.latest().open();
+    expect(h.connection.status).toEqual({ state: 'open', attempt: 0, lastError: null, nextRetryAt: null });
+  });
+
+  it('retries at once on retryNow, as the attempt that was waiting, and drops the scheduled one', async () => {
+    const h = harness(() => 0.5);
+    h.connection.start();
+    await vi.advanceTimersByTimeAsync(0);
+    h.latest().open();
+    h.latest().drop();
+    expect(h.connection.status).toMatchObject({ state: 'reconnecting', attempt: 1 });
+
+    h.connection.retryNow();
+    expect(h.connection.status).toMatchObject({ state: 'reconnecting', attempt: 1, nextRetryAt: null });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(h.sockets).toHaveLength(2);
+
+    // Past the moment the scheduled attempt would have started.
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(h.sockets).toHaveLength(2);
+    // A second call while the attempt is under way starts no other.
+    h.connection.retryNow();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(h.sockets).toHaveLength(2);
+
+    h.latest().drop();
+    expect(h.connection.status).toMatchObject({ state: 'reconnecting', attempt: 2 });
+    h.connection.retryNow();
+    await vi.advanceTimersByTimeAsync(0);
+    h.latest().open();
+    expect(h.sockets).toHaveLength(3);
+    expect(h.connection.status.state).toBe('open');
+  });
+
+  it('ignores retryNow while open, and after stop()', async () => {
+    const h = harness(() => 0.5);
+    h.connection.start();
+    await vi.advanceTimersByTimeAsync(0);
+    h.latest().open();
+    const reported = h.statuses.length;
+    h.connection.retryNow();
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(h.sockets).toHaveLength(1);
+    expect(h.statuses).toHaveLength(reported);
+    expect(h.connection.status.state).toBe('open');
+
+    h.latest().drop();
+    h.connection.stop();
+    h.connection.retryNow();
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(h.sockets).toHaveLength(1);
+    expect(h.connection.status.state).toBe('offline');
   });
 
   it('gives up on a handshake that never finishes', async () => {

@@ -23,12 +23,16 @@ export interface ConnectionStatus {
   readonly attempt: number;
   /** Why the last attempt failed or the socket closed, in words meant for the user. */
   readonly lastError: string | null;
+  /** When the waiting reconnection attempt starts, in ms of the connection's clock; null
+   * unless one is waiting, including while an attempt is under way. */
+  readonly nextRetryAt: number | null;
 }
 
 export const initialConnectionStatus: ConnectionStatus = Object.freeze({
   state: 'connecting',
   attempt: 0,
   lastError: null,
+  nextRetryAt: null,
 });
 
 /** The part of the WebSocket API the connection uses, so tests can stand in for it. */
@@ -67,6 +71,8 @@ export interface ConnectionOptions {
   onInvalidMessage?: (problem: string) => void;
   createSocket?: (url: string, protocols: string[]) => SocketLike;
   random?: () => number;
+  /** The clock `nextRetryAt` is read on; Date.now unless given. */
+  now?: () => number;
   setTimer?: (callback: () => void, ms: number) => unknown;
   clearTimer?: (handle: unknown) => void;
   /** How long a handshake may take before the attempt is abandoned. */
@@ -157,6 +163,7 @@ export class Connection {
   private readonly options: ConnectionOptions;
   private readonly createSocket: (url: string, protocols: string[]) => SocketLike;
   private readonly random: () => number;
+  private readonly now: () => number;
   private readonly setTimer: (callback: () => void, ms: number) => unknown;
   private readonly clearTimer: (handle: unknown) => void;
   private socket: SocketLike | null = null;
@@ -173,6 +180,7 @@ export class Connection {
     this.options = options;
     this.createSocket = options.createSocket ?? ((url, protocols) => new WebSocket(url, protocols));
     this.random = options.random ?? Math.random;
+    this.now = options.now ?? (() => Date.now());
     this.setTimer = options.setTimer ?? ((callback, ms) => setTimeout(callback, ms));
     this.clearTimer = options.clearTimer ?? ((handle) => clearTimeout(handle as ReturnType<typeof setTimeout>));
     this.idPrefix = Math.floor(this.random() * 0x100000000).toString(36);
@@ -187,7 +195,7 @@ export class Connection {
     if (!this.stopped) return;
     this.stopped = false;
     this.attempt = 0;
-    this.setStatus({ state: 'connecting', attempt: 0, lastError: null });
+    this.setStatus({ state: 'connecting', attempt: 0, lastError: null, nextRetryAt: null });
     void this.connect();
   }
 
@@ -202,7 +210,18 @@ export class Connection {
       socket.close(1000, 'client closing');
     }
     this.failPending(new CommandError('connection_lost', 'The connection to Ferry closed before the command was answered.'));
-    this.setStatus({ state: 'offline', attempt: 0, lastError: reason });
+    this.setStatus({ state: 'offline', attempt: 0, lastError: reason, nextRetryAt: null });
+  }
+
+  /**
+   * Starts the waiting reconnection attempt now instead of when its delay ends; the attempt
+   * keeps its number. Does nothing unless an attempt is waiting.
+   */
+  retryNow(): void {
+    if (this.retryTimer === null) return;
+    this.clearTimer(this.retryTimer);
+    this.retryTimer = null;
+    this.beginRetry();
   }
 
   /** Sends a command and resolves with its result, or rejects with what went wrong. */
@@ -275,7 +294,7 @@ export class Connection {
         : { type: 'hello' };
       socket.send(JSON.stringify(hello));
       this.attempt = 0;
-      this.setStatus({ state: 'open', attempt: 0, lastError: null });
+      this.setStatus({ state: 'open', attempt: 0, lastError: null, nextRetryAt: null });
     };
     socket.onmessage = (event: MessageEvent) => {
       if (this.socket !== socket) return;
@@ -334,12 +353,17 @@ export class Connection {
     this.cancelTimers();
     this.attempt += 1;
     const attempt = this.attempt;
-    this.setStatus({ state: 'reconnecting', attempt, lastError: reason });
     const delay = backoffDelay(attempt, this.random);
+    this.setStatus({ state: 'reconnecting', attempt, lastError: reason, nextRetryAt: this.now() + delay });
     this.retryTimer = this.setTimer(() => {
       this.retryTimer = null;
-      if (!this.stopped) void this.connect();
+      if (!this.stopped) this.beginRetry();
     }, delay);
+  }
+
+  private beginRetry(): void {
+    this.setStatus({ ...this.current, nextRetryAt: null });
+    void this.connect();
   }
 
   private detach(socket: SocketLike): void {
