@@ -59,19 +59,24 @@ describe('FerryApp reconnection', () => {
     };
   }
 
+  /** A started app whose first attempt failed; attempt 1 waits 250 ms, attempt 2 500 ms. */
+  async function startedAgainstUnreachableEngine(): Promise<InstanceType<typeof FerryApp>> {
+    vi.useFakeTimers();
+    vi.spyOn(Math, 'random').mockReturnValue(0.5);
+    unreachableEngine();
+    const app = new FerryApp(true);
+    app.start();
+    await vi.advanceTimersByTimeAsync(0);
+    return app;
+  }
+
   afterEach(() => {
     engine.connectionInfo = () => new Promise(() => undefined);
     vi.useRealTimers();
   });
 
   it('retries at once when the window regains focus while waiting to reconnect', async () => {
-    vi.useFakeTimers();
-    // Attempt 1 waits 250 ms, attempt 2 waits 500 ms.
-    vi.spyOn(Math, 'random').mockReturnValue(0.5);
-    unreachableEngine();
-    const app = new FerryApp(true);
-    app.start();
-    await vi.advanceTimersByTimeAsync(0);
+    const app = await startedAgainstUnreachableEngine();
     expect(asked).toBe(1);
     expect(app.connection).toMatchObject({ state: 'reconnecting', attempt: 1, nextRetryAt: Date.now() + 250 });
 
@@ -87,12 +92,7 @@ describe('FerryApp reconnection', () => {
   });
 
   it('does not raise the dismissed connection toast again when the first attempt starts early', async () => {
-    vi.useFakeTimers();
-    vi.spyOn(Math, 'random').mockReturnValue(0.5);
-    unreachableEngine();
-    const app = new FerryApp(true);
-    app.start();
-    await vi.advanceTimersByTimeAsync(0);
+    const app = await startedAgainstUnreachableEngine();
     const toast = app.toasts.byKey('connection');
     expect(toast?.title).toBe('Could not connect to Ferry');
     if (toast) app.toasts.dismiss(toast.id);
