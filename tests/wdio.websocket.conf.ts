@@ -1,10 +1,17 @@
 // The QA review's WebSocket specs (tests/e2e/websocket/), on a run of their own: they stop
 // and start the app's progress server and leave jobs behind that the other specs, which
-// count theirs, must not see. Everything else is as in wdio.conf.ts.
+// count theirs, must not see. Uploads are capped at 8 MiB/s so that they last long enough
+// to watch. Everything else is as in wdio.conf.ts.
 import { config as base } from './wdio.conf.js';
 
 export const config: WebdriverIO.Config = {
   ...base,
   specs: ['./e2e/websocket/**/*.spec.ts'],
   exclude: [],
+  onPrepare: async (...args) => {
+    // Before the base preparation starts tauri-driver, which hands its environment on.
+    process.env.FERRY_BANDWIDTH_LIMIT = String(8 * 1024 * 1024);
+    const prepare = base.onPrepare;
+    if (typeof prepare === 'function') await prepare(...args);
+  },
 };
