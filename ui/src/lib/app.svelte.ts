@@ -1,7 +1,7 @@
 import { CommandError, Connection, initialConnectionStatus, type ConnectionStatus } from './connection';
-import type { Command, EnqueueReport, JobId, JobView, ServerMessage } from './generated/protocol';
+import type { Command, EnqueueReport, JobId, JobView, ServerMessage, Snapshot } from './generated/protocol';
 import { plural } from './format';
-import { applyMessage, findJob, initialState, newlyFailed, type QueueState } from './store';
+import { applyMessage, applyPolledSnapshot, findJob, initialState, isLoaded, newlyFailed, resumePoint, type QueueState } from './store';
 import {
   connectionInfo,
   destinationDir,
@@ -11,6 +11,7 @@ import {
   onDragHover,
   pickFiles,
   pickFolders,
+  snapshot,
   startupNotice,
 } from './tauri';
 import { SvelteSet } from 'svelte/reactivity';
@@ -71,9 +72,19 @@ export class FerryApp {
     this.embedded = embedded;
   }
 
-  /** Connected to the engine, so commands can be sent. */
+  /** Connected to the engine, so progress is live. */
   get online(): boolean {
     return this.connection.state === 'open';
+  }
+
+  /** Commands can be issued: sent now, or kept until the connection comes back. */
+  get canSend(): boolean {
+    return this.link !== null && this.connection.state !== 'offline';
+  }
+
+  /** The queue is known, from the engine's welcome or from polling. */
+  get loaded(): boolean {
+    return isLoaded(this.queue);
   }
 
   /** Asks the backend where files added now upload (it changes with the default destination). */
@@ -92,6 +103,8 @@ export class FerryApp {
         attempt: 0,
         lastError: 'This window is not running inside the Ferry app, so there is no engine to talk to.',
         nextRetryAt: null,
+        queued: 0,
+        polling: false,
       };
       return;
     }
@@ -107,9 +120,13 @@ export class FerryApp {
     );
     const link = new Connection({
       getInfo: connectionInfo,
-      getResume: () => (this.queue.epoch === null ? null : { epoch: this.queue.epoch, lastSeq: this.queue.lastSeq }),
+      getResume: () => resumePoint(this.queue),
       onMessage: (message) => this.receive(message),
       onStatus: (status) => this.statusChanged(status),
+      pollSnapshot: snapshot,
+      onSnapshot: (polled) => this.receiveSnapshot(polled),
+      onPollFailed: (error, failedPolls) =>
+        console.warn(`Could not poll Ferry's queue (${plural(failedPolls, 'failed poll', 'failed polls')} so far): ${errorText(error)}`),
       onInvalidMessage: (problem) =>
         this.toasts.show({ kind: 'error', title: 'Unreadable message from Ferry', message: problem, key: 'invalid-message' }),
     });
@@ -167,7 +184,15 @@ export class FerryApp {
     if (failed) this.reportFailure(failed);
   }
 
-  /** Sends a pause, resume, cancel or retry for one job; a refusal becomes a toast. */
+  /** Replaces the queue with one read by polling, while no socket can be opened. */
+  receiveSnapshot(polled: Snapshot): void {
+    this.queue = applyPolledSnapshot(this.queue, polled);
+  }
+
+  /**
+   * Sends a pause, resume, cancel or retry for one job, or keeps it until the connection
+   * comes back; a refusal becomes a toast.
+   */
   async act(action: JobAction, jobId: JobId): Promise<void> {
     const link = this.link;
     const name = findJob(this.queue, jobId)?.name ?? `job ${jobId}`;
@@ -264,8 +289,11 @@ export class FerryApp {
     // The first attempt failing is news; that attempt starting again, early or on time, is not.
     const firstFailure =
       status.state === 'reconnecting' && status.attempt === 1 && !(this.connection.state === 'reconnecting' && this.connection.attempt === 1);
+    // The status is reported again while open whenever the count of waiting commands
+    // changes; only coming back is news.
+    const opened = status.state === 'open' && this.connection.state !== 'open';
     this.connection = status;
-    if (status.state === 'open') {
+    if (opened) {
       if (this.toasts.byKey('connection')) {
         this.toasts.show({
           kind: 'success',

@@ -1,10 +1,15 @@
 // @vitest-environment jsdom
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { ConnectionInfo } from './generated/protocol';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { ConnectionInfo, Snapshot } from './generated/protocol';
+import { job, limits, progress, progressMessage, totals, welcome } from './testing/fixtures';
+import { FakeSocket } from './testing/socket';
 
 const notice = vi.hoisted(() => ({ text: null as string | null, asked: null as Promise<string | null> | null }));
 // Unanswered unless a test says otherwise, so no socket is ever opened.
-const engine = vi.hoisted(() => ({ connectionInfo: (): Promise<ConnectionInfo> => new Promise(() => undefined) }));
+const engine = vi.hoisted(() => ({
+  connectionInfo: (): Promise<ConnectionInfo> => new Promise(() => undefined),
+  snapshot: (): Promise<Snapshot> => new Promise(() => undefined),
+}));
 
 vi.mock('./tauri', () => ({
   inTauri: () => true,
@@ -16,6 +21,7 @@ vi.mock('./tauri', () => ({
   onDragHover: () => Promise.resolve(() => undefined),
   pickFiles: () => Promise.resolve([]),
   pickFolders: () => Promise.resolve([]),
+  snapshot: () => engine.snapshot(),
 }));
 
 const { FerryApp } = await import('./app.svelte');
@@ -100,6 +106,138 @@ describe('FerryApp reconnection', () => {
     app.retryNow();
     expect(app.connection).toMatchObject({ state: 'reconnecting', attempt: 1, nextRetryAt: null });
     expect(app.toasts.byKey('connection')).toBeUndefined();
+    app.stop();
+  });
+});
+
+describe('FerryApp with the engine gone', () => {
+  let sockets: FakeSocket[] = [];
+  let polls = 0;
+
+  beforeEach(() => {
+    vi.useFakeTimers();
+    vi.spyOn(Math, 'random').mockReturnValue(0.5);
+    sockets = [];
+    polls = 0;
+    engine.connectionInfo = () => Promise.resolve({ url: 'ws://127.0.0.1:41000', token: 'secret-token', pid: 42 });
+    vi.stubGlobal(
+      'WebSocket',
+      class extends FakeSocket {
+        constructor(url: string, protocols: string[]) {
+          super(url, protocols);
+          sockets.push(this);
+        }
+      },
+    );
+  });
+
+  afterEach(() => {
+    engine.connectionInfo = () => new Promise(() => undefined);
+    engine.snapshot = () => new Promise(() => undefined);
+    vi.unstubAllGlobals();
+    vi.restoreAllMocks();
+    vi.useRealTimers();
+  });
+
+  function latest(): FakeSocket {
+    const socket = sockets.at(-1);
+    if (!socket) throw new Error('no socket was opened');
+    return socket;
+  }
+
+  /** A started app holding the queue from a welcome of epoch `e` at seq 5. */
+  async function welcomedApp(): Promise<InstanceType<typeof FerryApp>> {
+    const app = new FerryApp(true);
+    app.start();
+    await vi.advanceTimersByTimeAsync(0);
+    latest().open();
+    latest().receive(welcome(5, 'e', [job(1, { status: 'uploading' })]));
+    return app;
+  }
+
+  function greetAgain(): void {
+    latest().open();
+    latest().receive({ type: 'resume', seq: 5, epoch: 'e', from_seq: 5, limits });
+  }
+
+  it('shows the polled queue after three failed attempts, then asks the next socket for a whole welcome', async () => {
+    engine.snapshot = () => {
+      polls += 1;
+      return Promise.resolve({ jobs: [job(1, { status: 'done' }), job(2)], totals: totals({ jobs: 2, done: 1, queued: 1 }) });
+    };
+    const app = await welcomedApp();
+    latest().drop();
+    await vi.advanceTimersByTimeAsync(250);
+    latest().drop();
+    await vi.advanceTimersByTimeAsync(500);
+    expect(polls).toBe(0);
+    latest().drop();
+    expect(app.connection).toMatchObject({ state: 'reconnecting', attempt: 3, polling: true });
+
+    await vi.advanceTimersByTimeAsync(0);
+    expect(polls).toBe(1);
+    expect(app.queue.jobs.map((view) => [view.id, view.status])).toEqual([
+      [1, 'done'],
+      [2, 'queued'],
+    ]);
+    expect(app.queue.totals.done).toBe(1);
+    expect(app.loaded).toBe(true);
+
+    // Attempt 4 starts a second after attempt 3 failed, with the second poll.
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(polls).toBe(2);
+    latest().open();
+    expect(latest().messages()).toEqual([{ type: 'hello' }]);
+    expect(app.connection.polling).toBe(false);
+
+    latest().receive(welcome(1, 'e', [job(1, { status: 'done' }), job(2, { status: 'hashing' })]));
+    latest().receive(progressMessage(2, progress(2, { status: 'hashing', current: 5, total: 10 })));
+    expect(app.queue).toMatchObject({ epoch: 'e', lastSeq: 2, polled: false });
+    expect(app.queue.jobs[1]?.progress.current).toBe(5);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(polls).toBe(2);
+    app.stop();
+  });
+
+  it('keeps a job command issued while reconnecting and sends it once the engine is back', async () => {
+    const app = await welcomedApp();
+    latest().drop();
+    expect(app.online).toBe(false);
+    expect(app.canSend).toBe(true);
+
+    const acting = app.act('pause', 1);
+    expect(app.busy.has(1)).toBe(true);
+    expect(app.connection.queued).toBe(1);
+
+    await vi.advanceTimersByTimeAsync(250);
+    greetAgain();
+    expect(latest().messages()[0]).toEqual({ type: 'hello', epoch: 'e', last_seq: 5 });
+    const [sent] = latest().commands();
+    expect(sent?.command).toEqual({ action: 'pause', job_id: 1 });
+    latest().receive({ type: 'reply', seq: 6, id: sent?.id, result: { kind: 'job', job: job(1, { status: 'paused' }) }, error: null });
+    await acting;
+
+    expect(app.busy.has(1)).toBe(false);
+    expect(app.connection.queued).toBe(0);
+    expect(app.toasts.items.filter((toast) => toast.title.startsWith('Could not'))).toEqual([]);
+    app.stop();
+  });
+
+  it('says it is connected again once, not each time the count of waiting commands changes', async () => {
+    const app = await welcomedApp();
+    latest().drop();
+    await vi.advanceTimersByTimeAsync(250);
+    greetAgain();
+    const connected = app.toasts.byKey('connection');
+    expect(connected?.title).toBe('Connected to Ferry again');
+
+    const acting = app.act('resume', 1);
+    expect(app.connection.queued).toBe(1);
+    const [sent] = latest().commands();
+    latest().receive({ type: 'reply', seq: 6, id: sent?.id, result: { kind: 'job', job: job(1) }, error: null });
+    await acting;
+    expect(app.connection.queued).toBe(0);
+    expect(app.toasts.byKey('connection')?.id).toBe(connected?.id);
     app.stop();
   });
 });

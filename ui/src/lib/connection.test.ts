@@ -1,45 +1,17 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Connection, describeClose, type ConnectionStatus, type ResumePoint, type SocketLike } from './connection';
-import type { ServerMessage } from './generated/protocol';
+import {
+  ACK_GATHER_MS,
+  CommandError,
+  Connection,
+  describeClose,
+  MAX_QUEUED_COMMANDS,
+  type ConnectionOptions,
+  type ConnectionStatus,
+  type ResumePoint,
+} from './connection';
+import type { CommandResult, ServerMessage, Snapshot } from './generated/protocol';
 import { change, changeMessage, job, jobMessage, progress, totals, totalsMessage, welcome } from './testing/fixtures';
-
-class FakeSocket implements SocketLike {
-  readyState = 0;
-  onopen: ((event: Event) => void) | null = null;
-  onmessage: ((event: MessageEvent) => void) | null = null;
-  onclose: ((event: CloseEvent) => void) | null = null;
-  onerror: ((event: Event) => void) | null = null;
-  readonly sent: string[] = [];
-  closedWith: number | undefined;
-
-  constructor(
-    readonly url: string,
-    readonly protocols: string[],
-  ) {}
-
-  send(data: string): void {
-    this.sent.push(data);
-  }
-
-  close(code?: number): void {
-    this.closedWith = code ?? 1005;
-    this.readyState = 3;
-  }
-
-  open(): void {
-    this.readyState = 1;
-    this.onopen?.(new Event('open'));
-  }
-
-  receive(message: unknown): void {
-    this.onmessage?.({ data: typeof message === 'string' ? message : JSON.stringify(message) } as MessageEvent);
-  }
-
-  drop(code = 1006, reason = ''): void {
-    this.readyState = 3;
-    this.onclose?.({ code, reason } as CloseEvent);
-  }
-}
+import { FakeSocket } from './testing/socket';
 
 interface Harness {
   connection: Connection;
@@ -49,7 +21,12 @@ interface Harness {
   latest(): FakeSocket;
 }
 
-function harness(random: () => number = () => 0.5, resume: ResumePoint | null = null, now?: () => number): Harness {
+function harness(
+  random: () => number = () => 0.5,
+  resume: ResumePoint | null = null,
+  now?: () => number,
+  more: Partial<ConnectionOptions> = {},
+): Harness {
   const sockets: FakeSocket[] = [];
   const statuses: ConnectionStatus[] = [];
   const messages: ServerMessage[] = [];
@@ -65,6 +42,7 @@ function harness(random: () => number = () => 0.5, resume: ResumePoint | null = 
     },
     random,
     now,
+    ...more,
   });
   return {
     connection,
@@ -84,6 +62,11 @@ function welcomeLimits(): unknown {
   return message.type === 'welcome' ? message.limits : null;
 }
 
+/** The acknowledgements among the frames a socket sent. */
+function sentAcks(sent: string[]): Array<{ type: string; seq?: number; seqs?: number[] }> {
+  return sent.map((text) => JSON.parse(text) as { type: string; seq?: number; seqs?: number[] }).filter((m) => m.type === 'ack' || m.type === 'acks');
+}
+
 beforeEach(() => {
   vi.useFakeTimers();
 });
@@ -101,7 +84,7 @@ describe('Connection', () => {
     expect(h.latest().protocols).toEqual(['ferry.v1', 'ferry.token.secret-token']);
     expect(h.statuses.at(-1)?.state).toBe('connecting');
     h.latest().open();
-    expect(h.statuses.at(-1)).toEqual({ state: 'open', attempt: 0, lastError: null, nextRetryAt: null });
+    expect(h.statuses.at(-1)).toEqual({ state: 'open', attempt: 0, lastError: null, nextRetryAt: null, queued: 0, polling: false });
   });
 
   it('says hello first, naming the state it holds so the engine can replay what was missed', async () => {
@@ -127,13 +110,41 @@ describe('Connection', () => {
     h.latest().receive(jobMessage(2, job(1, { status: 'uploading' })));
     h.latest().receive(jobMessage(3, job(1, { status: 'done' })));
     h.latest().receive(jobMessage(4, job(2, { status: 'failed', error: 'disk full' })));
+    await vi.advanceTimersByTimeAsync(ACK_GATHER_MS);
+    // The engine sends one again when its acknowledgement did not arrive.
     h.latest().receive(jobMessage(3, job(1, { status: 'done' })));
-    const acks = h.latest().sent.map((text) => JSON.parse(text) as { type: string; seq?: number }).filter((m) => m.type === 'ack');
-    expect(acks).toEqual([
-      { type: 'ack', seq: 3 },
-      { type: 'ack', seq: 4 },
+    await vi.advanceTimersByTimeAsync(ACK_GATHER_MS);
+    expect(sentAcks(h.latest().sent)).toEqual([
+      { type: 'acks', seqs: [3, 4] },
       { type: 'ack', seq: 3 },
     ]);
+  });
+
+  it('gathers the acknowledgements of many jobs ending at once into one message', async () => {
+    const h = harness();
+    h.connection.start();
+    await vi.advanceTimersByTimeAsync(0);
+    h.latest().open();
+    h.latest().receive(welcome(1, 'e', []));
+    for (let n = 0; n < 200; n += 1) h.latest().receive(jobMessage(2 + n, job(1 + n, { status: 'done' })));
+    expect(sentAcks(h.latest().sent)).toEqual([]);
+    await vi.advanceTimersByTimeAsync(ACK_GATHER_MS);
+    const acks = sentAcks(h.latest().sent);
+    expect(acks).toHaveLength(1);
+    expect(acks[0]).toEqual({ type: 'acks', seqs: Array.from({ length: 200 }, (_, n) => 2 + n) });
+  });
+
+  it('drops acknowledgements still gathered when the socket closes, since the engine sends those events again', async () => {
+    const h = harness();
+    h.connection.start();
+    await vi.advanceTimersByTimeAsync(0);
+    const first = h.latest();
+    first.open();
+    first.receive(welcome(1, 'e', [job(1)]));
+    first.receive(jobMessage(2, job(1, { status: 'done' })));
+    first.drop(1006, '');
+    await vi.advanceTimersByTimeAsync(ACK_GATHER_MS);
+    expect(sentAcks(first.sent)).toEqual([]);
   });
 
   it('acknowledges every change that ended a job, repeats included, and nothing else', async () => {
@@ -148,12 +159,11 @@ describe('Connection', () => {
     h.latest().receive(changeMessage(5, change(3, { status: 'paused' })));
     h.latest().receive(totalsMessage(6, totals({ jobs: 3, done: 1, failed: 1, paused: 1 })));
     h.latest().receive(changeMessage(7, change(3, { status: 'cancelled' })));
+    await vi.advanceTimersByTimeAsync(ACK_GATHER_MS);
     h.latest().receive(changeMessage(3, change(1, { status: 'done', remote: '/uploads/file-1.bin' })));
-    const acks = h.latest().sent.map((text) => JSON.parse(text) as { type: string; seq?: number }).filter((m) => m.type === 'ack');
-    expect(acks).toEqual([
-      { type: 'ack', seq: 3 },
-      { type: 'ack', seq: 4 },
-      { type: 'ack', seq: 7 },
+    await vi.advanceTimersByTimeAsync(ACK_GATHER_MS);
+    expect(sentAcks(h.latest().sent)).toEqual([
+      { type: 'acks', seqs: [3, 4, 7] },
       { type: 'ack', seq: 3 },
     ]);
     expect(h.messages).toHaveLength(8);
@@ -241,17 +251,6 @@ describe('Connection', () => {
     await expect(answer).rejects.toMatchObject({ code: 'unknown_job', message: 'there is no job 9' });
   });
 
-  it('rejects commands at once while not connected, and pending ones when the socket drops', async () => {
-    const h = harness();
-    await expect(h.connection.send({ action: 'cancel', job_id: 1 })).rejects.toMatchObject({ code: 'not_connected' });
-    h.connection.start();
-    await vi.advanceTimersByTimeAsync(0);
-    h.latest().open();
-    const answer = h.connection.send({ action: 'cancel', job_id: 1 });
-    h.latest().drop();
-    await expect(answer).rejects.toMatchObject({ code: 'connection_lost' });
-  });
-
   it('reconnects with growing, jittered delays and counts attempts', async () => {
     const h = harness(() => 0.5);
     h.connection.start();
@@ -274,7 +273,7 @@ describe('Connection', () => {
     expect(h.sockets).toHaveLength(3);
 
     h.latest().open();
-    expect(h.statuses.at(-1)).toEqual({ state: 'open', attempt: 0, lastError: null, nextRetryAt: null });
+    expect(h.statuses.at(-1)).toEqual({ state: 'open', attempt: 0, lastError: null, nextRetryAt: null, queued: 0, polling: false });
     h.latest().drop();
     expect(h.statuses.at(-1)?.attempt).toBe(1);
   });
@@ -300,7 +299,7 @@ describe('Connection', () => {
     expect(h.connection.status).toMatchObject({ state: 'reconnecting', attempt: 2, nextRetryAt: 3_000_500 });
     await vi.advanceTimersByTimeAsync(500);
     h.latest().open();
-    expect(h.connection.status).toEqual({ state: 'open', attempt: 0, lastError: null, nextRetryAt: null });
+    expect(h.connection.status).toEqual({ state: 'open', attempt: 0, lastError: null, nextRetryAt: null, queued: 0, polling: false });
   });
 
   it('retries at once on retryNow, as the attempt that was waiting, and drops the scheduled one', async () => {
@@ -397,6 +396,287 @@ describe('Connection', () => {
     expect(h.statuses.at(-1)?.state).toBe('offline');
     await vi.advanceTimersByTimeAsync(60_000);
     expect(h.sockets).toHaveLength(1);
+  });
+});
+
+const paused: CommandResult = { kind: 'job', job: job(3, { status: 'paused' }) };
+
+/** What a promise settled with, read without awaiting it. */
+function track<T>(promise: Promise<T>): { resolved: T[]; rejected: unknown[] } {
+  const seen = { resolved: [] as T[], rejected: [] as unknown[] };
+  promise.then(
+    (value) => seen.resolved.push(value),
+    (error: unknown) => seen.rejected.push(error),
+  );
+  return seen;
+}
+
+async function started(more: Partial<ConnectionOptions> = {}): Promise<Harness> {
+  const h = harness(() => 0.5, null, undefined, more);
+  h.connection.start();
+  await vi.advanceTimersByTimeAsync(0);
+  return h;
+}
+
+/** Opens the latest socket and has the engine greet it. */
+function greet(socket: FakeSocket, seq = 1): void {
+  socket.open();
+  socket.receive(welcome(seq, 'e', []));
+}
+
+/** Three sockets in a row close before opening; attempts wait 250, 500 and 1000 ms. */
+async function failThreeAttempts(h: Harness): Promise<void> {
+  h.connection.start();
+  await vi.advanceTimersByTimeAsync(0);
+  h.latest().drop();
+  await vi.advanceTimersByTimeAsync(250);
+  h.latest().drop();
+  await vi.advanceTimersByTimeAsync(500);
+  h.latest().drop();
+}
+
+function queueOf(id: number): Snapshot {
+  return { jobs: [job(id)], totals: totals({ jobs: 1, queued: 1 }) };
+}
+
+describe('Connection command queue', () => {
+  it('rejects a command before start, since nothing would ever send it', async () => {
+    const h = harness();
+    await expect(h.connection.send({ action: 'cancel', job_id: 1 })).rejects.toMatchObject({ code: 'not_connected' });
+    expect(h.connection.status.queued).toBe(0);
+  });
+
+  it('keeps a command issued before the socket opens, and sends it with its id once the engine greets the socket', async () => {
+    const h = await started();
+    const answer = track(h.connection.send({ action: 'pause', job_id: 3 }));
+    expect(h.connection.status).toMatchObject({ state: 'connecting', queued: 1 });
+    expect(h.statuses.at(-1)?.queued).toBe(1);
+
+    h.latest().open();
+    // The hello goes alone: the queued command waits for the engine to know this client.
+    expect(h.latest().messages()).toEqual([{ type: 'hello' }]);
+    h.latest().receive(welcome(1, 'e', []));
+    const sent = h.latest().commands();
+    expect(sent).toEqual([{ id: expect.stringMatching(/^[0-9a-z]+-1$/) as unknown, command: { action: 'pause', job_id: 3 } }]);
+    // Sent but not answered still counts as waiting.
+    expect(h.connection.status.queued).toBe(1);
+
+    h.latest().receive({ type: 'reply', seq: 2, id: sent[0]?.id, result: paused, error: null });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(answer).toEqual({ resolved: [paused], rejected: [] });
+    expect(h.statuses.at(-1)).toMatchObject({ state: 'open', queued: 0 });
+  });
+
+  it('sends waiting commands in the order issued, ahead of one issued between open and welcome', async () => {
+    const h = await started();
+    greet(h.latest());
+    h.latest().drop();
+    void h.connection.send({ action: 'pause', job_id: 1 });
+    void h.connection.send({ action: 'cancel', job_id: 2 });
+    expect(h.connection.status).toMatchObject({ state: 'reconnecting', queued: 2 });
+
+    await vi.advanceTimersByTimeAsync(250);
+    h.latest().open();
+    void h.connection.send({ action: 'retry', job_id: 3 });
+    expect(h.latest().commands()).toEqual([]);
+    h.latest().receive({ type: 'resume', seq: 9, epoch: 'e', from_seq: 1, limits: welcomeLimits() });
+
+    const sent = h.latest().commands();
+    expect(sent.map((entry) => entry.command)).toEqual([
+      { action: 'pause', job_id: 1 },
+      { action: 'cancel', job_id: 2 },
+      { action: 'retry', job_id: 3 },
+    ]);
+    expect(sent.map((entry) => entry.id.split('-')[1])).toEqual(['1', '2', '3']);
+    expect(h.connection.status.queued).toBe(3);
+  });
+
+  it('sends a command cut off by a lost connection again, with the same id, and resolves it once', async () => {
+    const h = await started();
+    greet(h.latest());
+    const answer = track(h.connection.send({ action: 'pause', job_id: 3 }));
+    const [first] = h.latest().commands();
+    h.latest().drop();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(answer).toEqual({ resolved: [], rejected: [] });
+    expect(h.connection.status).toMatchObject({ state: 'reconnecting', queued: 1 });
+
+    await vi.advanceTimersByTimeAsync(250);
+    greet(h.latest(), 2);
+    expect(h.latest().commands()).toEqual([first]);
+
+    // The engine answers a repeated id with the reply it gave before.
+    const reply = { type: 'reply', seq: 3, id: first?.id, result: paused, error: null };
+    h.latest().receive(reply);
+    h.latest().receive(reply);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(answer).toEqual({ resolved: [paused], rejected: [] });
+    expect(h.latest().commands()).toHaveLength(1);
+    expect(h.connection.status.queued).toBe(0);
+  });
+
+  it('sends an unanswered command again with the same id when its reply is late, and gives up after three sends', async () => {
+    const h = await started({ commandTimeoutMs: 1_000 });
+    greet(h.latest());
+    const answer = track(h.connection.send({ action: 'cancel', job_id: 4 }));
+    const [first] = h.latest().commands();
+
+    await vi.advanceTimersByTimeAsync(999);
+    expect(h.latest().commands()).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(h.latest().commands()).toEqual([first, first]);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(h.latest().commands()).toEqual([first, first, first]);
+    expect(answer).toEqual({ resolved: [], rejected: [] });
+
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(h.latest().commands()).toHaveLength(3);
+    expect(answer.resolved).toEqual([]);
+    expect(answer.rejected).toHaveLength(1);
+    expect(answer.rejected[0]).toBeInstanceOf(CommandError);
+    expect(answer.rejected[0]).toMatchObject({
+      code: 'timeout',
+      message: 'Ferry did not answer the command after 3 tries; check the job and try again.',
+    });
+    expect(h.statuses.at(-1)).toMatchObject({ state: 'open', queued: 0 });
+  });
+
+  it('gives up on a command after three sends each cut off by a lost connection', async () => {
+    const h = await started();
+    greet(h.latest());
+    const answer = track(h.connection.send({ action: 'pause', job_id: 5 }));
+    const [first] = h.latest().commands();
+
+    h.latest().drop();
+    await vi.advanceTimersByTimeAsync(250);
+    greet(h.latest(), 2);
+    h.latest().drop();
+    await vi.advanceTimersByTimeAsync(500);
+    greet(h.latest(), 3);
+    expect(h.sockets.map((socket) => socket.commands())).toEqual([[first], [first], [first]]);
+    expect(answer.rejected).toEqual([]);
+
+    h.latest().drop();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(answer.rejected[0]).toMatchObject({ code: 'connection_lost', message: expect.stringContaining('after 3 tries') as unknown });
+    expect(h.statuses.at(-1)).toMatchObject({ state: 'reconnecting', queued: 0 });
+  });
+
+  it(`keeps at most ${MAX_QUEUED_COMMANDS} commands waiting and refuses the next, saying the queue is full`, async () => {
+    const h = await started();
+    for (let jobId = 0; jobId < MAX_QUEUED_COMMANDS; jobId++) void h.connection.send({ action: 'pause', job_id: jobId });
+    expect(h.connection.status.queued).toBe(MAX_QUEUED_COMMANDS);
+
+    await expect(h.connection.send({ action: 'pause', job_id: 999 })).rejects.toMatchObject({
+      code: 'not_connected',
+      message: expect.stringContaining('queue of 100 commands waiting for the connection is full') as unknown,
+    });
+    expect(h.connection.status.queued).toBe(MAX_QUEUED_COMMANDS);
+
+    greet(h.latest());
+    const sent = h.latest().commands().map((entry) => (entry.command as { job_id: number }).job_id);
+    expect(sent).toEqual(Array.from({ length: MAX_QUEUED_COMMANDS }, (_, jobId) => jobId));
+  });
+
+  it('rejects every waiting command on stop, sent or not', async () => {
+    const h = await started();
+    greet(h.latest());
+    const sentOnce = h.connection.send({ action: 'pause', job_id: 1 });
+    h.latest().drop();
+    const neverSent = h.connection.send({ action: 'pause', job_id: 2 });
+    expect(h.connection.status.queued).toBe(2);
+
+    h.connection.stop();
+    await expect(sentOnce).rejects.toMatchObject({ code: 'connection_lost' });
+    await expect(neverSent).rejects.toMatchObject({ code: 'not_connected' });
+    expect(h.statuses.at(-1)).toMatchObject({ state: 'offline', queued: 0 });
+  });
+});
+
+describe('Connection polling fallback', () => {
+  it('polls the queue every second from the third failed attempt in a row until a socket opens', async () => {
+    const polled: Snapshot[] = [];
+    let polls = 0;
+    const latePoll: { answer: ((snapshot: Snapshot) => void) | null } = { answer: null };
+    const h = harness(() => 0.5, null, undefined, {
+      pollSnapshot: () => {
+        polls += 1;
+        if (polls < 3) return Promise.resolve(queueOf(polls));
+        return new Promise<Snapshot>((resolve) => (latePoll.answer = resolve));
+      },
+      onSnapshot: (snapshot) => polled.push(snapshot),
+    });
+
+    h.connection.start();
+    await vi.advanceTimersByTimeAsync(0);
+    h.latest().drop();
+    await vi.advanceTimersByTimeAsync(250);
+    h.latest().drop();
+    expect(h.connection.status).toMatchObject({ state: 'reconnecting', attempt: 2, polling: false });
+    await vi.advanceTimersByTimeAsync(500);
+    expect(polls).toBe(0);
+
+    h.latest().drop();
+    expect(h.statuses.at(-1)).toMatchObject({ state: 'reconnecting', attempt: 3, polling: true });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(polled).toEqual([queueOf(1)]);
+    await vi.advanceTimersByTimeAsync(999);
+    expect(polls).toBe(1);
+    // Attempt 4 starts with this poll.
+    await vi.advanceTimersByTimeAsync(1);
+    expect(polled).toEqual([queueOf(1), queueOf(2)]);
+    expect(h.sockets).toHaveLength(4);
+    expect(h.connection.status).toMatchObject({ state: 'reconnecting', attempt: 3, polling: true });
+
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(polls).toBe(3);
+    h.latest().open();
+    expect(h.statuses.at(-1)).toMatchObject({ state: 'open', polling: false });
+    // A poll answered after the socket opened would overwrite what the socket brings.
+    latePoll.answer?.(queueOf(3));
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(polled).toHaveLength(2);
+    expect(polls).toBe(3);
+  });
+
+  it('counts and reports a failed poll, never throws, and keeps polling until stopped', async () => {
+    const failures: [string, number][] = [];
+    const polled: Snapshot[] = [];
+    let polls = 0;
+    const h = harness(() => 0.5, null, undefined, {
+      pollSnapshot: () => {
+        polls += 1;
+        if (polls === 1) return Promise.reject(new Error('the engine is busy'));
+        if (polls === 2) throw new Error('the command is not registered');
+        return Promise.resolve(queueOf(polls));
+      },
+      onSnapshot: (snapshot) => polled.push(snapshot),
+      onPollFailed: (error, failedPolls) => failures.push([error instanceof Error ? error.message : String(error), failedPolls]),
+    });
+    await failThreeAttempts(h);
+
+    await vi.advanceTimersByTimeAsync(0);
+    expect(failures).toEqual([['the engine is busy', 1]]);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(failures).toEqual([
+      ['the engine is busy', 1],
+      ['the command is not registered', 2],
+    ]);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(polled).toEqual([queueOf(3)]);
+    expect(h.connection.failedPolls).toBe(2);
+    expect(h.connection.status.polling).toBe(true);
+
+    h.connection.stop();
+    expect(h.statuses.at(-1)).toMatchObject({ state: 'offline', polling: false });
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(polls).toBe(3);
+  });
+
+  it('does not poll when no way to poll was given', async () => {
+    const h = harness();
+    await failThreeAttempts(h);
+    expect(h.connection.status).toMatchObject({ state: 'reconnecting', attempt: 3, polling: false });
   });
 });
 

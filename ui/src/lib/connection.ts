@@ -6,6 +6,7 @@ import type {
   ConnectionInfo,
   ProtocolError,
   ServerMessage,
+  Snapshot,
 } from './generated/protocol';
 
 export { BACKOFF_BASE_MS, BACKOFF_CAP_MS, backoffCeiling, backoffDelay } from './backoff';
@@ -26,6 +27,10 @@ export interface ConnectionStatus {
   /** When the waiting reconnection attempt starts, in ms of the connection's clock; null
    * unless one is waiting, including while an attempt is under way. */
   readonly nextRetryAt: number | null;
+  /** Commands waiting for their reply: those not sent yet and those sent but unanswered. */
+  readonly queued: number;
+  /** The queue shown comes from polling the app, since no socket could be opened. */
+  readonly polling: boolean;
 }
 
 export const initialConnectionStatus: ConnectionStatus = Object.freeze({
@@ -33,7 +38,18 @@ export const initialConnectionStatus: ConnectionStatus = Object.freeze({
   attempt: 0,
   lastError: null,
   nextRetryAt: null,
+  queued: 0,
+  polling: false,
 });
+
+/** Most commands that may wait for the connection; one more is refused. */
+export const MAX_QUEUED_COMMANDS = 100;
+/** How many times one command goes out before it is given up on. */
+export const MAX_COMMAND_SENDS = 3;
+/** Failed attempts in a row after which the queue is polled until a socket opens. */
+export const POLL_AFTER_ATTEMPTS = 3;
+/** How often the queue is polled while no socket is open. */
+export const POLL_INTERVAL_MS = 1000;
 
 /** The part of the WebSocket API the connection uses, so tests can stand in for it. */
 export interface SocketLike {
@@ -47,6 +63,9 @@ export interface SocketLike {
 }
 
 const OPEN = 1;
+
+/** How long acknowledgements are gathered into one message. */
+export const ACK_GATHER_MS = 100;
 
 /** The states a job never leaves by itself; the engine wants these acknowledged. */
 const TERMINAL: ReadonlySet<string> = new Set(['done', 'failed', 'cancelled']);
@@ -79,6 +98,15 @@ export interface ConnectionOptions {
   openTimeoutMs?: number;
   /** How long a command may wait for its reply. */
   commandTimeoutMs?: number;
+  /** Reads the whole queue without a socket; when given, it is polled after
+   * `POLL_AFTER_ATTEMPTS` failed attempts in a row, until a socket opens. */
+  pollSnapshot?: () => Promise<Snapshot>;
+  /** Each polled queue; it has no place in the sequence numbers of the socket. */
+  onSnapshot?: (snapshot: Snapshot) => void;
+  /** A poll that failed, and how many have failed since the connection was created. */
+  onPollFailed?: (error: unknown, failedPolls: number) => void;
+  /** How often to poll; `POLL_INTERVAL_MS` unless given. */
+  pollIntervalMs?: number;
 }
 
 /** A command the engine refused or could not be asked. */
@@ -92,10 +120,17 @@ export class CommandError extends Error {
   }
 }
 
-interface Pending {
+interface WaitingCommand {
+  readonly id: string;
+  /** The command message as sent, the same on every send so the engine sees one command. */
+  readonly text: string;
+  sends: number;
+  /** Sent on the current socket and not answered yet. */
+  inFlight: boolean;
+  /** The reply deadline of the send in flight. */
+  timer: unknown;
   resolve: (result: CommandResult) => void;
   reject: (error: CommandError) => void;
-  timer: unknown;
 }
 
 /** Words for a WebSocket close, for the connection badge and toasts. */
@@ -157,7 +192,10 @@ function isServerMessage(value: unknown): value is ServerMessage {
 
 /**
  * The webview's link to the engine: connects, reconnects with exponential backoff and
- * full jitter, sends commands and matches their replies.
+ * full jitter, sends commands and matches their replies. Commands issued while no socket
+ * is open wait for one; a command that goes unanswered is sent again with the same id,
+ * which the engine takes as the same command. After a few failed attempts in a row the
+ * queue is polled, if a way to poll was given, until a socket opens.
  */
 export class Connection {
   private readonly options: ConnectionOptions;
@@ -167,13 +205,23 @@ export class Connection {
   private readonly setTimer: (callback: () => void, ms: number) => unknown;
   private readonly clearTimer: (handle: unknown) => void;
   private socket: SocketLike | null = null;
+  /** The engine answered the current socket's hello, so it knows this client. */
+  private greeted = false;
   private retryTimer: unknown = null;
+  private ackTimer: unknown = null;
+  private readonly unsentAcks = new Set<number>();
   private openTimer: unknown = null;
   private stopped = true;
   private attempt = 0;
   private nextId = 0;
   private readonly idPrefix: string;
-  private readonly pending = new Map<string, Pending>();
+  /** Every command waiting for its reply, in the order it was issued. */
+  private readonly commands = new Map<string, WaitingCommand>();
+  private polling = false;
+  /** Changes whenever polling stops, so the answer to a poll started before is ignored. */
+  private pollRound = 0;
+  private pollTimer: unknown = null;
+  private failedPollCount = 0;
   private current: ConnectionStatus = initialConnectionStatus;
 
   constructor(options: ConnectionOptions) {
@@ -190,6 +238,11 @@ export class Connection {
     return this.current;
   }
 
+  /** Polls that failed since the connection was created. */
+  get failedPolls(): number {
+    return this.failedPollCount;
+  }
+
   /** Starts connecting; does nothing if already started. */
   start(): void {
     if (!this.stopped) return;
@@ -199,17 +252,22 @@ export class Connection {
     void this.connect();
   }
 
-  /** Closes the socket and stops reconnecting; the state becomes offline. */
+  /**
+   * Closes the socket and stops reconnecting and polling; the state becomes offline and
+   * every waiting command is rejected.
+   */
   stop(reason = 'disconnected'): void {
     this.stopped = true;
     this.cancelTimers();
+    this.stopPolling();
     const socket = this.socket;
     this.socket = null;
+    this.greeted = false;
     if (socket) {
       this.detach(socket);
       socket.close(1000, 'client closing');
     }
-    this.failPending(new CommandError('connection_lost', 'The connection to Ferry closed before the command was answered.'));
+    this.rejectAll();
     this.setStatus({ state: 'offline', attempt: 0, lastError: reason, nextRetryAt: null });
   }
 
@@ -224,35 +282,107 @@ export class Connection {
     this.beginRetry();
   }
 
-  /** Sends a command and resolves with its result, or rejects with what went wrong. */
+  /**
+   * Sends a command and resolves with its result, or rejects with what went wrong. While
+   * no socket is open the command waits, up to `MAX_QUEUED_COMMANDS` of them, and goes
+   * out once the engine has greeted the next one. Unanswered in time or cut off by a lost
+   * connection, it goes out again with the same id, up to `MAX_COMMAND_SENDS` times.
+   */
   send(command: Command): Promise<CommandResult> {
-    const socket = this.socket;
-    if (!socket || socket.readyState !== OPEN || this.current.state !== 'open') {
-      return Promise.reject(new CommandError('not_connected', 'Not connected to Ferry; wait for the connection to come back and try again.'));
+    if (this.stopped) {
+      return Promise.reject(new CommandError('not_connected', 'Not connected to Ferry; the connection is closed.'));
+    }
+    // On an open socket the hello has gone out first and the engine reads a socket's
+    // messages in order; only commands already waiting must not be overtaken.
+    const sendNow = this.socketOpen() && (this.greeted || !this.anyUnsent());
+    if (!sendNow && this.commands.size >= MAX_QUEUED_COMMANDS) {
+      return Promise.reject(
+        new CommandError(
+          'not_connected',
+          `Not connected to Ferry, and the queue of ${MAX_QUEUED_COMMANDS} commands waiting for the connection is full; wait for the connection to come back and try again.`,
+        ),
+      );
     }
     this.nextId += 1;
     const id = `${this.idPrefix}-${this.nextId}`;
     const message: ClientMessage = { type: 'command', id, command };
     return new Promise<CommandResult>((resolve, reject) => {
-      const timer = this.setTimer(() => {
-        if (this.pending.delete(id)) {
-          reject(new CommandError('timeout', 'Ferry did not answer the command in time; check the job and try again.'));
-        }
-      }, this.options.commandTimeoutMs ?? 30_000);
-      this.pending.set(id, { resolve, reject, timer });
-      try {
-        socket.send(JSON.stringify(message));
-      } catch (error) {
-        this.pending.delete(id);
-        this.clearTimer(timer);
-        reject(new CommandError('not_connected', `Could not send the command: ${String(error)}`));
-      }
+      const waiting: WaitingCommand = { id, text: JSON.stringify(message), sends: 0, inFlight: false, timer: null, resolve, reject };
+      this.commands.set(id, waiting);
+      if (sendNow) this.transmit(waiting);
+      this.refreshStatus();
     });
   }
 
-  private setStatus(status: ConnectionStatus): void {
-    this.current = status;
-    this.options.onStatus(status);
+  private setStatus(status: Omit<ConnectionStatus, 'queued' | 'polling'>): void {
+    this.current = {
+      state: status.state,
+      attempt: status.attempt,
+      lastError: status.lastError,
+      nextRetryAt: status.nextRetryAt,
+      queued: this.commands.size,
+      polling: this.polling,
+    };
+    this.options.onStatus(this.current);
+  }
+
+  /** Reports the waiting commands and polling when either changed since the last report. */
+  private refreshStatus(): void {
+    if (this.current.queued === this.commands.size && this.current.polling === this.polling) return;
+    this.setStatus(this.current);
+  }
+
+  private socketOpen(): boolean {
+    return this.socket !== null && this.socket.readyState === OPEN && this.current.state === 'open';
+  }
+
+  private anyUnsent(): boolean {
+    for (const waiting of this.commands.values()) if (!waiting.inFlight) return true;
+    return false;
+  }
+
+  private transmit(waiting: WaitingCommand): void {
+    const socket = this.socket;
+    if (!socket) return;
+    waiting.sends += 1;
+    waiting.inFlight = true;
+    waiting.timer = this.setTimer(() => {
+      this.unanswered(
+        waiting,
+        new CommandError('timeout', `Ferry did not answer the command after ${MAX_COMMAND_SENDS} tries; check the job and try again.`),
+      );
+      // The engine takes a repeated id as the same command, so asking again at once is safe
+      // and settles a command whose message or reply went missing.
+      if (this.greeted) this.flush();
+      else this.refreshStatus();
+    }, this.options.commandTimeoutMs ?? 30_000);
+    try {
+      socket.send(waiting.text);
+    } catch (error) {
+      this.unanswered(waiting, new CommandError('not_connected', `Could not send the command: ${String(error)}`));
+    }
+  }
+
+  /**
+   * Takes back a send that got no reply; the command waits to go out again, or is
+   * rejected with `failure` when it has had all its sends.
+   */
+  private unanswered(waiting: WaitingCommand, failure: CommandError): void {
+    if (!waiting.inFlight) return;
+    this.stopReplyTimer(waiting);
+    waiting.inFlight = false;
+    if (waiting.sends >= MAX_COMMAND_SENDS) {
+      this.commands.delete(waiting.id);
+      waiting.reject(failure);
+    }
+  }
+
+  /** Sends every waiting command not on its way, in the order they were issued. */
+  private flush(): void {
+    for (const waiting of this.commands.values()) {
+      if (!waiting.inFlight && this.socketOpen()) this.transmit(waiting);
+    }
+    this.refreshStatus();
   }
 
   private async connect(): Promise<void> {
@@ -273,6 +403,7 @@ export class Connection {
       return;
     }
     this.socket = socket;
+    this.greeted = false;
     this.openTimer = this.setTimer(() => {
       this.openTimer = null;
       if (this.socket === socket && socket.readyState !== OPEN) {
@@ -286,6 +417,8 @@ export class Connection {
     socket.onopen = () => {
       if (this.socket !== socket) return;
       this.clearOpenTimer();
+      // Polled state must not replace what this socket brings, however late a poll answers.
+      this.stopPolling();
       // The engine expects a hello first, within its deadline; naming the state held lets
       // it replay only what was missed.
       const resume = this.options.getResume?.() ?? null;
@@ -307,8 +440,17 @@ export class Connection {
       if (this.socket !== socket) return;
       this.detach(socket);
       this.socket = null;
+      this.greeted = false;
       this.clearOpenTimer();
-      this.failPending(new CommandError('connection_lost', 'The connection to Ferry was lost before the command was answered; check the job and try again.'));
+      for (const waiting of this.commands.values()) {
+        this.unanswered(
+          waiting,
+          new CommandError(
+            'connection_lost',
+            `Ferry did not answer the command after ${MAX_COMMAND_SENDS} tries; the connection was lost. Check the job and try again.`,
+          ),
+        );
+      }
       if (!this.stopped) this.scheduleRetry(describeClose(event.code, event.reason));
     };
   }
@@ -330,23 +472,28 @@ export class Connection {
       return;
     }
     if (parsed.type === 'reply') {
-      const pending = this.pending.get(parsed.id);
-      if (!pending) return;
-      this.pending.delete(parsed.id);
-      this.clearTimer(pending.timer);
-      if (parsed.error) pending.reject(new CommandError(parsed.error.code, parsed.error.message));
-      else if (parsed.result) pending.resolve(parsed.result);
-      else pending.reject(new CommandError('command_failed', 'Ferry answered the command without a result.'));
+      const waiting = this.commands.get(parsed.id);
+      if (!waiting) return;
+      this.commands.delete(parsed.id);
+      this.stopReplyTimer(waiting);
+      if (parsed.error) waiting.reject(new CommandError(parsed.error.code, parsed.error.message));
+      else if (parsed.result) waiting.resolve(parsed.result);
+      else waiting.reject(new CommandError('command_failed', 'Ferry answered the command without a result.'));
+      this.refreshStatus();
       return;
     }
     if ((parsed.type === 'job' || parsed.type === 'change') && TERMINAL.has(parsed.job.status)) {
       // A job that ended must be acknowledged, whether it came whole or as a change, or
       // the engine sends it again; a repeat carries the same seq and the store applies it
       // once.
-      const ack: ClientMessage = { type: 'ack', seq: parsed.seq };
-      this.socket?.send(JSON.stringify(ack));
+      this.acknowledge(parsed.seq);
     }
     this.options.onMessage(parsed);
+    if (parsed.type === 'welcome' || parsed.type === 'resume') {
+      // The state the commands act on is in place before their replies come.
+      this.greeted = true;
+      this.flush();
+    }
   }
 
   private scheduleRetry(reason: string): void {
@@ -354,6 +501,7 @@ export class Connection {
     this.attempt += 1;
     const attempt = this.attempt;
     const delay = backoffDelay(attempt, this.random);
+    if (attempt >= POLL_AFTER_ATTEMPTS) this.startPolling();
     this.setStatus({ state: 'reconnecting', attempt, lastError: reason, nextRetryAt: this.now() + delay });
     this.retryTimer = this.setTimer(() => {
       this.retryTimer = null;
@@ -366,7 +514,68 @@ export class Connection {
     void this.connect();
   }
 
+  private startPolling(): void {
+    if (this.polling || !this.options.pollSnapshot) return;
+    this.polling = true;
+    const round = this.pollRound;
+    this.pollTimer = this.setTimer(() => void this.poll(round), 0);
+  }
+
+  private stopPolling(): void {
+    if (!this.polling) return;
+    this.polling = false;
+    this.pollRound += 1;
+    if (this.pollTimer !== null) {
+      this.clearTimer(this.pollTimer);
+      this.pollTimer = null;
+    }
+  }
+
+  private async poll(round: number): Promise<void> {
+    this.pollTimer = null;
+    const read = this.options.pollSnapshot;
+    if (!read) return;
+    try {
+      const snapshot = await read();
+      if (round === this.pollRound) this.options.onSnapshot?.(snapshot);
+    } catch (error) {
+      if (round === this.pollRound) {
+        this.failedPollCount += 1;
+        this.options.onPollFailed?.(error, this.failedPollCount);
+      }
+    }
+    // The next poll waits for this one, so a slow answer never piles polls up.
+    if (round === this.pollRound) this.pollTimer = this.setTimer(() => void this.poll(round), this.options.pollIntervalMs ?? POLL_INTERVAL_MS);
+  }
+
+  /**
+   * Acknowledges `seq` together with the others that come within ACK_GATHER_MS: each
+   * message counts against the engine's inbound rate limit, and 200 small files ending
+   * within a second, acknowledged one by one, would get the socket closed.
+   */
+  private acknowledge(seq: number): void {
+    this.unsentAcks.add(seq);
+    this.ackTimer ??= this.setTimer(() => this.sendAcks(), ACK_GATHER_MS);
+  }
+
+  private sendAcks(): void {
+    this.ackTimer = null;
+    const [first, ...more] = this.unsentAcks;
+    this.unsentAcks.clear();
+    if (first === undefined || !this.socket || this.socket.readyState !== OPEN) return;
+    const message: ClientMessage = more.length === 0 ? { type: 'ack', seq: first } : { type: 'acks', seqs: [first, ...more] };
+    this.socket.send(JSON.stringify(message));
+  }
+
+  /** Acknowledgements meant for a socket that closed are dropped: the engine sends those events again. */
+  private dropAcks(): void {
+    if (this.ackTimer !== null) this.clearTimer(this.ackTimer);
+    this.ackTimer = null;
+    this.unsentAcks.clear();
+  }
+
   private detach(socket: SocketLike): void {
+    this.dropAcks();
     socket.onopen = null;
     socket.onmessage = null;
     socket.onclose = null;
@@ -388,11 +597,21 @@ export class Connection {
     }
   }
 
-  private failPending(error: CommandError): void {
-    for (const [id, pending] of this.pending) {
-      this.clearTimer(pending.timer);
-      pending.reject(error);
-      this.pending.delete(id);
+  private stopReplyTimer(waiting: WaitingCommand): void {
+    if (waiting.timer === null) return;
+    this.clearTimer(waiting.timer);
+    waiting.timer = null;
+  }
+
+  private rejectAll(): void {
+    for (const waiting of this.commands.values()) {
+      this.stopReplyTimer(waiting);
+      waiting.reject(
+        waiting.sends === 0
+          ? new CommandError('not_connected', 'The connection to Ferry was closed before the command could be sent.')
+          : new CommandError('connection_lost', 'The connection to Ferry closed before the command was answered.'),
+      );
     }
+    this.commands.clear();
   }
 }

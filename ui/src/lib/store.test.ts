@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyMessage, findJob, initialState, newlyFailed, type QueueState } from './store';
+import { applyMessage, applyPolledSnapshot, findJob, initialState, isLoaded, newlyFailed, resumePoint, type QueueState } from './store';
 import {
   change,
   changeMessage,
@@ -298,5 +298,41 @@ describe('newlyFailed', () => {
 
     const done = changeMessage(7, change(2, { status: 'done' }));
     expect(newlyFailed(before, applyMessage(before, done), done)).toBeNull();
+  });
+});
+
+describe('applyPolledSnapshot', () => {
+  it('replaces the whole state as a welcome does, keeping the server version', () => {
+    const before = applyMessage(initialState, welcome(7, 'e', [job(1), job(2)], totals({ jobs: 2 })));
+    const polled = applyPolledSnapshot(before, { jobs: [job(2, { status: 'done' }), job(3)], totals: totals({ jobs: 2, done: 1 }) });
+    expect(ids(polled)).toEqual([2, 3]);
+    expect(findJob(polled, 2)?.status).toBe('done');
+    expect(findJob(polled, 1)).toBeUndefined();
+    expect(polled.totals).toEqual(totals({ jobs: 2, done: 1 }));
+    expect(polled.serverVersion).toBe('0.1.0');
+    expect(polled.polled).toBe(true);
+    expect(isLoaded(polled)).toBe(true);
+    expect(ids(before)).toEqual([1, 2]);
+  });
+
+  it('names no resume point, so the next socket asks for a whole welcome, which takes over', () => {
+    const welcomed = applyMessage(initialState, welcome(7, 'e', [job(1)]));
+    expect(resumePoint(welcomed)).toEqual({ epoch: 'e', lastSeq: 7 });
+
+    const polled = applyPolledSnapshot(welcomed, { jobs: [job(1, { status: 'uploading' })], totals: totals({ jobs: 1 }) });
+    expect(resumePoint(polled)).toBeNull();
+    // Numbered updates belong to a run's sequence, which a polled state has no place in.
+    expect(applyMessage(polled, jobMessage(8, job(1, { status: 'done' })))).toBe(polled);
+
+    const again = applyMessage(polled, welcome(2, 'e', [job(1, { status: 'done' })]));
+    expect(again.polled).toBe(false);
+    expect(resumePoint(again)).toEqual({ epoch: 'e', lastSeq: 2 });
+    expect(findJob(applyMessage(again, jobMessage(3, job(1, { status: 'failed' }))), 1)?.status).toBe('failed');
+  });
+
+  it('is loaded only once a welcome or a poll came', () => {
+    expect(isLoaded(initialState)).toBe(false);
+    expect(resumePoint(initialState)).toBeNull();
+    expect(isLoaded(applyMessage(initialState, welcome(1, 'e', [])))).toBe(true);
   });
 });

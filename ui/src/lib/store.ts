@@ -1,8 +1,13 @@
-import type { JobChange, JobId, JobProgress, JobStatus, JobView, QueueTotals, ServerMessage } from './generated/protocol';
+import type { ResumePoint } from './connection';
+import type { JobChange, JobId, JobProgress, JobStatus, JobView, QueueTotals, ServerMessage, Snapshot } from './generated/protocol';
 
-/** What the UI knows about the queue: the server's state as of message `lastSeq` of `epoch`. */
+/**
+ * What the UI knows about the queue: the server's state as of message `lastSeq` of
+ * `epoch`, or as of the last poll when `polled`.
+ */
 export interface QueueState {
-  /** The server run the state belongs to; `null` until the first welcome. */
+  /** The server run the state belongs to; `null` until the first welcome, and while the
+   * state comes from polling, which has no place in a run's sequence. */
   readonly epoch: string | null;
   /** Sequence number of the last message applied. */
   readonly lastSeq: number;
@@ -14,6 +19,8 @@ export interface QueueState {
   readonly totals: QueueTotals;
   /** The version of the application serving the state, from the welcome. */
   readonly serverVersion: string | null;
+  /** The state was read by polling, not sent over a socket, so numbered updates wait for a welcome. */
+  readonly polled: boolean;
 }
 
 export const emptyTotals: QueueTotals = Object.freeze({
@@ -37,6 +44,7 @@ export const initialState: QueueState = Object.freeze({
   index: new Map<JobId, number>(),
   totals: emptyTotals,
   serverVersion: null,
+  polled: false,
 });
 
 function indexOf(jobs: readonly JobView[]): Map<JobId, number> {
@@ -118,11 +126,37 @@ function withChange(state: QueueState, seq: number, change: JobChange): QueueSta
   return { ...state, lastSeq: seq, jobs };
 }
 
+function fromSnapshot(snapshot: Snapshot, epoch: string | null, lastSeq: number, serverVersion: string | null, polled: boolean): QueueState {
+  const jobs = snapshot.jobs.slice();
+  return { epoch, lastSeq, jobs, index: indexOf(jobs), totals: snapshot.totals, serverVersion, polled };
+}
+
+/**
+ * Replaces the state with a polled snapshot, as a welcome would. A poll carries no epoch
+ * or seq, so the state gets none: numbered updates are dropped until the next welcome,
+ * and `resumePoint` names nothing, so the next socket asks for a whole welcome.
+ */
+export function applyPolledSnapshot(state: QueueState, snapshot: Snapshot): QueueState {
+  return fromSnapshot(snapshot, null, 0, state.serverVersion, true);
+}
+
+/** The point the next socket can resume from, or null when only a whole welcome will do. */
+export function resumePoint(state: QueueState): ResumePoint | null {
+  if (state.epoch === null || state.polled) return null;
+  return { epoch: state.epoch, lastSeq: state.lastSeq };
+}
+
+/** The queue is known, from a welcome or a poll. */
+export function isLoaded(state: QueueState): boolean {
+  return state.epoch !== null || state.polled;
+}
+
 /**
  * Applies one server message to the state and returns the new state; the old one is
  * left untouched, and the same object comes back when the message changes nothing.
  *
- * - `welcome` replaces everything, whenever it arrives (first contact or resync).
+ * - `welcome` replaces everything, whenever it arrives (first contact, resync, or the
+ *   first socket after polling).
  * - `progress` carries the latest figures of one or more jobs (each job's at most
  *   `progress_per_sec` times a second; several messages the client was behind on may come
  *   merged into one, with the last one's `seq`): each replaces its job's figures, unless it
@@ -141,17 +175,8 @@ function withChange(state: QueueState, seq: number, change: JobChange): QueueSta
  */
 export function applyMessage(state: QueueState, message: ServerMessage): QueueState {
   switch (message.type) {
-    case 'welcome': {
-      const jobs = message.snapshot.jobs.slice();
-      return {
-        epoch: message.epoch,
-        lastSeq: message.seq,
-        jobs,
-        index: indexOf(jobs),
-        totals: message.snapshot.totals,
-        serverVersion: message.server_version,
-      };
-    }
+    case 'welcome':
+      return fromSnapshot(message.snapshot, message.epoch, message.seq, message.server_version, false);
     case 'progress':
       if (isStale(state, message.seq)) return state;
       return withProgress(state, message.seq, message.progress, message.totals);

@@ -7,6 +7,7 @@ import type {
   DestinationSettings,
   DestinationsView,
   EnqueueReport,
+  Snapshot,
   WatchedFoldersView,
 } from './generated/protocol';
 
@@ -24,6 +25,11 @@ export function inTauri(): boolean {
 /** Where the engine's WebSocket listens, and the launch token. */
 export function connectionInfo(): Promise<ConnectionInfo> {
   return invoke<ConnectionInfo>('connection_info');
+}
+
+/** The whole queue, read without the WebSocket, for when none can be opened. */
+export function snapshot(): Promise<Snapshot> {
+  return invoke<Snapshot>('snapshot');
 }
 
 /** The folder the local destination copies files to. */

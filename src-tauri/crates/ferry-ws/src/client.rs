@@ -306,17 +306,18 @@ impl Client {
         }
     }
 
-    /// Sends the acknowledgements waiting, in one write.
+    /// Sends the acknowledgements waiting, in one message.
     async fn send_acks(&mut self) -> Result<(), WsError> {
         self.acks_due = None;
-        if self.unsent_acks.is_empty() {
-            return Ok(());
-        }
-        for seq in std::mem::take(&mut self.unsent_acks) {
-            let text = serde_json::to_string(&ClientMessage::Ack { seq })?;
-            self.socket.feed(Message::text(text)).await?;
-        }
-        self.socket.flush().await?;
+        let message = match std::mem::take(&mut self.unsent_acks).as_slice() {
+            [] => return Ok(()),
+            [seq] => ClientMessage::Ack { seq: *seq },
+            seqs => ClientMessage::Acks {
+                seqs: seqs.to_vec(),
+            },
+        };
+        let text = serde_json::to_string(&message)?;
+        self.socket.send(Message::text(text)).await?;
         Ok(())
     }
 

@@ -298,6 +298,14 @@ pub enum ClientMessage {
         #[ts(type = "number")]
         seq: u64,
     },
+    /// Acknowledges several such messages in one: a client that saw many jobs end
+    /// together sends one message, not one per job, which would count against its rate
+    /// limit (200 small files ending within a second would get it closed with 4429).
+    Acks {
+        /// The acknowledged messages' `seq`s.
+        #[ts(type = "Array<number>")]
+        seqs: Vec<u64>,
+    },
     /// Asks for the server's counters; answered by a `metrics` message.
     Metrics,
     /// Keeps an idle connection visibly alive from the client's side.

@@ -773,6 +773,12 @@ impl Connection {
                 self.unacked.ack(seq);
                 Inbound::Nothing
             }
+            ClientMessage::Acks { seqs } => {
+                for seq in seqs {
+                    self.unacked.ack(seq);
+                }
+                Inbound::Nothing
+            }
             ClientMessage::Metrics => Inbound::Send(Box::new(ServerMessage::Metrics {
                 seq: shared.hub.current_seq(),
                 metrics: shared.metrics.snapshot(),

@@ -376,6 +376,37 @@ async fn terminal_events_read_together_are_acknowledged_together_a_quarter_secon
         tokio::time::timeout(Duration::from_millis(100), next_but_totals(&mut client)).await;
     assert!(quiet.is_err(), "no further event was sent");
     let metrics = server.metrics();
-    assert_eq!(metrics.messages_in, before + 5);
+    assert_eq!(
+        metrics.messages_in,
+        before + 1,
+        "the five went out in one message"
+    );
     assert_eq!(metrics.resent, 0);
+}
+
+/// Regression: each acknowledgement was a message of its own, so a client that saw 200
+/// small files end within a second went over its inbound rate limit and was closed with
+/// 4429.
+#[tokio::test(start_paused = true)]
+async fn two_hundred_jobs_ending_at_once_are_acknowledged_without_tripping_the_rate_limit() {
+    let (backend, server) = start_scripted(ServerConfig::default()).await;
+    let mut client = Client::connect(server.connection_info()).await.unwrap();
+    expect_welcome(&mut client).await;
+    for id in 1..=200 {
+        backend.emit_job(job_view(id, "small.txt", JobStatus::Done));
+    }
+    for _ in 1..=200 {
+        assert!(next_event(&mut client).await.needs_ack());
+    }
+    // Past the acknowledgement delay and the server's resend timeout: the client is
+    // still served, and nothing came back.
+    let quiet = tokio::time::timeout(Duration::from_secs(60), next_but_totals(&mut client)).await;
+    assert!(
+        quiet.is_err(),
+        "an event was resent or the connection closed"
+    );
+    let metrics = server.metrics();
+    assert_eq!(metrics.closed_limit, 0);
+    assert_eq!(metrics.resent, 0);
+    assert_eq!(metrics.connections_open, 1);
 }

@@ -14,8 +14,8 @@ function render(status: ConnectionStatus) {
   return { onRetry };
 }
 
-function reconnecting(attempt: number, nextRetryAt: number | null): ConnectionStatus {
-  return { state: 'reconnecting', attempt, lastError: 'the connection dropped (code 1006)', nextRetryAt };
+function reconnecting(attempt: number, nextRetryAt: number | null, more: Partial<ConnectionStatus> = {}): ConnectionStatus {
+  return { state: 'reconnecting', attempt, lastError: 'the connection dropped (code 1006)', nextRetryAt, queued: 0, polling: false, ...more };
 }
 
 beforeEach(() => {
@@ -70,9 +70,9 @@ describe('ConnectionBadge', () => {
 
   it('offers Retry now only while reconnecting, and asks for the retry when clicked', () => {
     const others: ConnectionStatus[] = [
-      { state: 'connecting', attempt: 0, lastError: null, nextRetryAt: null },
-      { state: 'open', attempt: 0, lastError: null, nextRetryAt: null },
-      { state: 'offline', attempt: 0, lastError: 'disconnected', nextRetryAt: null },
+      { state: 'connecting', attempt: 0, lastError: null, nextRetryAt: null, queued: 0, polling: false },
+      { state: 'open', attempt: 0, lastError: null, nextRetryAt: null, queued: 0, polling: false },
+      { state: 'offline', attempt: 0, lastError: 'disconnected', nextRetryAt: null, queued: 0, polling: false },
     ];
     for (const status of others) {
       render(status);
@@ -88,5 +88,38 @@ describe('ConnectionBadge', () => {
     expect(retry.textContent?.trim()).toBe('Retry now');
     click(retry);
     expect(onRetry).toHaveBeenCalledTimes(1);
+  });
+
+  it('counts the commands waiting, and shows nothing for none', () => {
+    render(reconnecting(1, null, { queued: 2 }));
+    expect(text('connection-queued')).toBe('· 2 commands waiting');
+    expect(text('connection-badge')).toBe('Reconnecting (attempt 1)… · 2 commands waiting Retry now');
+    expect(one('connection-badge').title).toContain('2 commands are waiting to be sent or answered.');
+    unmount(component as ReturnType<typeof mount>);
+
+    render({ state: 'open', attempt: 0, lastError: null, nextRetryAt: null, queued: 1, polling: false });
+    expect(text('connection-badge')).toBe('Connected · 1 command waiting');
+    unmount(component as ReturnType<typeof mount>);
+
+    render({ state: 'open', attempt: 0, lastError: null, nextRetryAt: null, queued: 0, polling: false });
+    expect(find('connection-queued')).toBeNull();
+  });
+
+  it('says the queue shown is polled, keeping the countdown and Retry now', () => {
+    const { onRetry } = render(reconnecting(3, Date.now() + 2_500, { polling: true, queued: 1 }));
+    const badge = one('connection-badge');
+    expect(badge.dataset.state).toBe('reconnecting');
+    expect(badge.dataset.attempt).toBe('3');
+    expect(text('connection-polling')).toBe('· showing polled updates');
+    expect(text('connection-badge')).toBe(
+      'Reconnecting (attempt 3) · next try in 3 s · showing polled updates · 1 command waiting Retry now',
+    );
+    expect(badge.title).toContain('read from Ferry every second');
+    click(one('connection-retry'));
+    expect(onRetry).toHaveBeenCalledTimes(1);
+    unmount(component as ReturnType<typeof mount>);
+
+    render(reconnecting(3, Date.now() + 2_500));
+    expect(find('connection-polling')).toBeNull();
   });
 });

@@ -401,7 +401,11 @@ command: Command, } | { "type": "ack",
 /**
  * The acknowledged message's `seq`.
  */
-seq: number, } | { "type": "metrics" } | { "type": "ping" };
+seq: number, } | { "type": "acks", 
+/**
+ * The acknowledged messages' `seq`s.
+ */
+seqs: Array<number>, } | { "type": "metrics" } | { "type": "ping" };
 
 /**
  * The part of a job that a `change` message carries: the new status and figures, and
