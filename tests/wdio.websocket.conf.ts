@@ -6,8 +6,20 @@ import { config as base } from './wdio.conf.js';
 
 export const config: WebdriverIO.Config = {
   ...base,
-  specs: ['./e2e/websocket/**/*.spec.ts'],
+  // In this order, each on the same queue: the load spec's 200 jobs come last.
+  specs: [
+    './e2e/websocket/connection.spec.ts',
+    './e2e/websocket/progress.spec.ts',
+    './e2e/websocket/errors.spec.ts',
+    './e2e/websocket/load.spec.ts',
+  ],
   exclude: [],
+  // A failed test leaves a picture of the window behind, to see what state it was in.
+  afterTest: async (test, _context, result) => {
+    if (result.passed) return;
+    const { saveScreenshot } = await import('./helpers/app.js');
+    await saveScreenshot(`failed-${test.title.slice(0, 40).replace(/[^a-z0-9]+/gi, '-')}`);
+  },
   onPrepare: async (...args) => {
     // Before the base preparation starts tauri-driver, which hands its environment on.
     process.env.FERRY_BANDWIDTH_LIMIT = String(8 * 1024 * 1024);

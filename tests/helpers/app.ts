@@ -32,10 +32,51 @@ export function enqueuePaths(paths: string[]): Promise<EnqueueReport> {
 
 /** Waits until the connection badge says the socket is open. */
 export async function waitForConnection(): Promise<void> {
+  // Errors thrown in the page are kept, so that a failure can say what broke.
+  await browser.execute(() => {
+    const w = window as unknown as { ferryPageErrors?: string[] };
+    if (w.ferryPageErrors) return;
+    const errors: string[] = [];
+    w.ferryPageErrors = errors;
+    window.addEventListener('error', (event) => errors.push(`${event.message} at ${event.filename}:${event.lineno}`));
+    window.addEventListener('unhandledrejection', (event) => errors.push(`unhandled rejection: ${String(event.reason)}`));
+  });
   const badge = $('[data-testid="connection-badge"]');
   await badge.waitForExist();
   await browser.waitUntil(async () => (await badge.getAttribute('data-state')) === 'open', {
     timeoutMsg: 'the UI never connected to the progress socket',
+  });
+}
+
+/**
+ * Once the progress server is back, reconnects without waiting out the backoff: clicks
+ * Retry now until the badge says connected (a scheduled attempt may get there first,
+ * and the button is gone or disabled while an attempt is under way).
+ */
+export async function reconnectNow(): Promise<void> {
+  let last = '';
+  await browser.waitUntil(
+    async () => {
+      const badge = await $('[data-testid="connection-badge"]');
+      last = `${await badge.getAttribute('data-state')}: ${await badge.getText()} (${await badge.getAttribute('title')})`;
+      if ((await badge.getAttribute('data-state')) === 'open') return true;
+      try {
+        const retry = $('[data-testid="connection-retry"]');
+        if ((await retry.isExisting()) && (await retry.isEnabled())) await retry.click();
+      } catch {
+        // The button went away between the look and the click: the next round tells.
+      }
+      return false;
+    },
+    { timeout: 45_000, interval: 200, timeoutMsg: 'the window did not reconnect once the server was back' },
+  ).catch(async (error: unknown) => {
+    const timers = await browser.executeAsync<string, []>((done: (r: string) => void) => {
+      const started = performance.now();
+      setTimeout(() => done(`a 10 ms timer fired after ${(performance.now() - started).toFixed(0)} ms; visibility ${document.visibilityState}, focus ${document.hasFocus()}`), 10);
+    }).catch((e: unknown) => `the timer probe failed: ${String(e)}`);
+    const pageErrors = await browser.execute(() => (window as unknown as { ferryPageErrors?: string[] }).ferryPageErrors ?? []);
+    console.log(`errors in the page: ${JSON.stringify(pageErrors)}`);
+    throw new Error(`${String(error)}; the badge said ${last}; ${timers}; errors in the page: ${pageErrors.join(' | ') || 'none'}`);
   });
 }
 

@@ -1,15 +1,17 @@
 // @vitest-environment jsdom
 import { flushSync, mount, unmount } from 'svelte';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import App from './App.svelte';
 import { FerryApp } from './lib/app.svelte';
-import { all, find } from './lib/testing/dom';
+import { all, click, find, one, settle, text } from './lib/testing/dom';
 import { change, changeMessage, job, jobMessage, progress, progressMessage, totals, totalsMessage, welcome } from './lib/testing/fixtures';
 
 let component: ReturnType<typeof mount> | null = null;
 
-// jsdom has no Web Animations; transitions only need an animation that finishes at once.
+// jsdom has no Web Animations; transitions only need an animation that finishes at once,
+// and moving the toasts around only asks which animations are running.
 beforeAll(() => {
+  if (typeof Element.prototype.getAnimations !== 'function') Element.prototype.getAnimations = () => [];
   if (typeof Element.prototype.animate === 'function') return;
   Element.prototype.animate = function animate() {
     const animation = {
@@ -84,5 +86,74 @@ describe('App', () => {
     expect(toast?.dataset.kind).toBe('error');
     expect(toast?.textContent).toContain('Upload failed: report.pdf');
     expect(toast?.textContent).toContain('Connection refused.');
+  });
+});
+
+describe('App notifications', () => {
+  /** The app on screen, its queue holding file-1.bin to file-3.bin, uploading. */
+  function renderApp(): FerryApp {
+    const app = new FerryApp(false);
+    component = mount(App, { target: document.body, props: { app } });
+    app.receive(welcome(1, 'e', [1, 2, 3].map((id) => job(id, { status: 'uploading' }))));
+    flushSync();
+    return app;
+  }
+
+  function fail(app: FerryApp, seq: number, id: number): void {
+    app.receive(changeMessage(seq, change(id, { status: 'failed', error: 'disk full' })));
+    flushSync();
+  }
+
+  it('retries a failed upload from the Retry on its toast, and takes the toast away', async () => {
+    const app = renderApp();
+    const act = vi.spyOn(app, 'act').mockResolvedValue();
+    fail(app, 2, 1);
+    const toast = one('toast');
+    expect(text('toast-action', toast)).toBe('Retry');
+
+    click(one('toast-action', toast));
+    expect(act).toHaveBeenCalledExactlyOnceWith('retry', 1);
+    await settle();
+    expect(find('toast')).toBeNull();
+  });
+
+  it('retries every failed upload from Retry all', async () => {
+    const app = renderApp();
+    const act = vi.spyOn(app, 'act').mockResolvedValue();
+    fail(app, 2, 1);
+    fail(app, 3, 3);
+    // The toast for the first failure, replaced, leaves once its exit has played.
+    await settle();
+    expect(all('toast')).toHaveLength(1);
+    expect(text('toast-action')).toBe('Retry all');
+
+    click(one('toast-action'));
+    expect(act.mock.calls).toEqual([
+      ['retry', 1],
+      ['retry', 3],
+    ]);
+  });
+
+  it('counts new notifications on the bell until the list is opened', () => {
+    const app = renderApp();
+    const bell = one('notifications-button');
+    expect(bell.getAttribute('aria-label')).toBe('Notifications');
+    expect(find('notifications-unread')).toBeNull();
+
+    fail(app, 2, 1);
+    expect(text('notifications-unread')).toBe('1');
+    fail(app, 3, 2);
+    expect(text('notifications-unread')).toBe('2');
+
+    click(bell);
+    expect(find('notifications-dialog')).not.toBeNull();
+    expect(all('notification')).toHaveLength(2);
+    expect(find('notifications-unread')).toBeNull();
+
+    click(one('notifications-close'));
+    expect(find('notifications-dialog')).toBeNull();
+    expect(find('notifications-unread')).toBeNull();
+    fail(app, 4, 3);
+    expect(text('notifications-unread')).toBe('1');
   });
 });

@@ -5,7 +5,7 @@
 import { browser, $, expect } from '@wdio/globals';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { enqueuePaths, invoke, saveScreenshot, waitForConnection } from '../../helpers/app.js';
+import { enqueuePaths, invoke, reconnectNow, saveScreenshot, waitForConnection } from '../../helpers/app.js';
 import { connectionInfo, firstOfType, socketSession, tokenProtocol, type SocketSession } from '../../helpers/socket.js';
 import { disconnectState, invalidDataError, invalidFrame } from '../../fixtures/websocket-data.js';
 
@@ -118,10 +118,7 @@ describe('the connection to the engine', () => {
     const replayed = await socketSession(after.url, { protocols: ['ferry.v1', tokenProtocol(before.token)] });
     expect(replayed.opened).toBe(false);
     // No need to wait out the backoff: Retry now tries at once.
-    const retry = $('[data-testid="connection-retry"]');
-    // Disabled for the moment a scheduled try is under way.
-    await retry.waitForEnabled();
-    await retry.click();
+    await reconnectNow();
     await waitForConnection();
     await expect(badge()).toHaveAttribute('data-attempt', '0');
     const row = $(`[data-testid="job-row"][data-job-id="${id}"]`);

@@ -15,7 +15,8 @@ import {
   startupNotice,
 } from './tauri';
 import { SvelteSet } from 'svelte/reactivity';
-import { Toasts } from './toasts.svelte';
+import { Notifications, type NotificationKind } from './notifications.svelte';
+import { Toasts, type ToastInput } from './toasts.svelte';
 
 export type JobAction = Extract<Command, { job_id: JobId }>['action'];
 
@@ -46,7 +47,7 @@ function listed(lines: string[]): string[] {
   return [...lines.slice(0, DETAIL_LINES), `and ${lines.length - DETAIL_LINES} more`];
 }
 
-/** The window's state and everything it can do: the queue, the connection, toasts. */
+/** The window's state and everything it can do: the queue, the connection, toasts and notifications. */
 export class FerryApp {
   queue = $state.raw<QueueState>(initialState);
   connection = $state.raw<ConnectionStatus>(initialConnectionStatus);
@@ -60,12 +61,15 @@ export class FerryApp {
   destination = $state<string | null>(null);
 
   readonly toasts = new Toasts();
+  /** Every error shown in a toast, kept after the toast is gone. */
+  readonly notifications = new Notifications();
   /** True inside the Ferry app; false in a plain browser, where nothing can connect. */
   readonly embedded: boolean;
 
   private link: Connection | null = null;
   private everOpen = false;
-  private failures: { name: string; error: string }[] = [];
+  /** The failures the failure toast on screen tells of. */
+  private failures: { jobId: JobId; name: string; error: string }[] = [];
   private readonly cleanups: (() => void)[] = [];
 
   constructor(embedded: boolean = inTauri()) {
@@ -113,7 +117,7 @@ export class FerryApp {
       (notice) => {
         if (notice) {
           // Kept until dismissed: uploads are going somewhere the user did not choose.
-          this.toasts.show({ kind: 'error', title: 'Not uploading to the default destination', message: notice });
+          this.showError('startup', { title: 'Not uploading to the default destination', message: notice });
         }
       },
       () => undefined,
@@ -128,7 +132,7 @@ export class FerryApp {
       onPollFailed: (error, failedPolls) =>
         console.warn(`Could not poll Ferry's queue (${plural(failedPolls, 'failed poll', 'failed polls')} so far): ${errorText(error)}`),
       onInvalidMessage: (problem) =>
-        this.toasts.show({ kind: 'error', title: 'Unreadable message from Ferry', message: problem, key: 'invalid-message' }),
+        this.showError('engine', { title: 'Unreadable message from Ferry', message: problem, key: 'invalid-message' }),
     });
     this.link = link;
     link.start();
@@ -173,7 +177,7 @@ export class FerryApp {
   /** Applies one server message: state changes to the queue, problems to toasts. */
   receive(message: ServerMessage): void {
     if (message.type === 'error') {
-      this.toasts.show({ kind: 'error', title: 'Ferry reported a problem', message: sentence(message.error.message) });
+      this.showError('engine', { title: 'Ferry reported a problem', message: sentence(message.error.message) });
       return;
     }
     const before = this.queue;
@@ -202,14 +206,23 @@ export class FerryApp {
       if (!link) throw new CommandError('not_connected', 'Not connected to Ferry.');
       await link.send({ action, job_id: jobId });
     } catch (error) {
-      this.toasts.show({
-        kind: 'error',
+      this.showError('command', {
         title: `Could not ${VERBS[action]} “${name}”`,
         message: sentence(errorText(error)),
       });
     } finally {
       this.busy.delete(jobId);
     }
+  }
+
+  /** The job is in the queue and has failed. */
+  isFailed(jobId: JobId): boolean {
+    return findJob(this.queue, jobId)?.status === 'failed';
+  }
+
+  /** Retries those of the jobs that are still failed; the others were retried or removed since. */
+  retryFailed(jobIds: readonly JobId[]): void {
+    for (const jobId of jobIds) if (this.isFailed(jobId)) void this.act('retry', jobId);
   }
 
   addFiles(): Promise<void> {
@@ -228,15 +241,14 @@ export class FerryApp {
       try {
         paths = await pick();
       } catch (error) {
-        this.toasts.show({ kind: 'error', title: `Could not open the ${what} dialog`, message: sentence(errorText(error)) });
+        this.showError('add', { title: `Could not open the ${what} dialog`, message: sentence(errorText(error)) });
         return;
       }
       if (paths.length === 0) return;
       try {
         this.reportEnqueue(await enqueuePaths(paths));
       } catch (error) {
-        this.toasts.show({
-          kind: 'error',
+        this.showError('add', {
           title: `Could not add ${plural(paths.length, 'item', 'items')} to the queue`,
           message: sentence(errorText(error)),
         });
@@ -257,30 +269,53 @@ export class FerryApp {
       return;
     }
     const skipped = report.skipped.length;
-    this.toasts.show({
-      kind: added === 0 ? 'error' : 'warning',
-      title:
-        added === 0
-          ? `Nothing added: ${plural(skipped, 'path was', 'paths were')} skipped`
-          : `Added ${plural(added, 'file', 'files')}; skipped ${skipped}`,
-      message: 'Ferry did not queue these:',
-      details: listed(report.skipped.map((entry) => `${baseName(entry.path)} — ${entry.reason}`)),
-    });
+    const details = listed(report.skipped.map((entry) => `${baseName(entry.path)} — ${entry.reason}`));
+    if (added === 0) {
+      this.showError('add', {
+        title: `Nothing added: ${plural(skipped, 'path was', 'paths were')} skipped`,
+        message: 'Ferry did not queue these:',
+        details,
+      });
+    } else {
+      this.toasts.show({
+        kind: 'warning',
+        title: `Added ${plural(added, 'file', 'files')}; skipped ${skipped}`,
+        message: 'Ferry did not queue these:',
+        details,
+      });
+    }
+  }
+
+  /** Shows an error toast and keeps it in the notifications. */
+  private showError(kind: NotificationKind, toast: Omit<ToastInput, 'kind'>): void {
+    this.toasts.show({ ...toast, kind: 'error' });
+    this.notifications.add({ kind, title: toast.title, message: toast.message, details: toast.details });
   }
 
   private reportFailure(job: JobView): void {
     if (!this.toasts.byKey('job-failed')) this.failures = [];
-    this.failures.push({ name: job.name, error: job.error ?? 'no reason was given' });
+    const error = job.error ?? 'no reason was given';
+    this.failures.push({ jobId: job.id, name: job.name, error });
+    // One entry per job, even when the toast sums several up, so that each can be retried from the list.
+    this.notifications.add({ kind: 'job-failed', title: `Upload failed: ${job.name}`, message: sentence(error), jobId: job.id });
+    const jobIds = this.failures.map((failure) => failure.jobId);
     const count = this.failures.length;
     const first = this.failures[0];
     if (count === 1 && first) {
-      this.toasts.show({ kind: 'error', key: 'job-failed', title: `Upload failed: ${first.name}`, message: sentence(first.error) });
+      this.toasts.show({
+        kind: 'error',
+        key: 'job-failed',
+        title: `Upload failed: ${first.name}`,
+        message: sentence(first.error),
+        actions: [{ label: 'Retry', run: () => this.retryFailed(jobIds) }],
+      });
     } else {
       this.toasts.show({
         kind: 'error',
         key: 'job-failed',
         title: `${count} uploads failed`,
         details: listed(this.failures.map((failure) => `${failure.name} — ${failure.error}`)),
+        actions: [{ label: 'Retry all', run: () => this.retryFailed(jobIds) }],
       });
     }
   }
@@ -303,8 +338,7 @@ export class FerryApp {
       }
       this.everOpen = true;
     } else if (firstFailure) {
-      this.toasts.show({
-        kind: 'error',
+      this.showError('connection', {
         key: 'connection',
         title: this.everOpen ? 'Lost the connection to Ferry' : 'Could not connect to Ferry',
         message: `${sentence(status.lastError ?? 'The connection failed')} Retrying automatically.`,

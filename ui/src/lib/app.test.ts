@@ -1,7 +1,7 @@
 // @vitest-environment jsdom
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ConnectionInfo, Snapshot } from './generated/protocol';
-import { job, limits, progress, progressMessage, totals, welcome } from './testing/fixtures';
+import { change, changeMessage, job, jobMessage, limits, progress, progressMessage, totals, welcome } from './testing/fixtures';
 import { FakeSocket } from './testing/socket';
 
 const notice = vi.hoisted(() => ({ text: null as string | null, asked: null as Promise<string | null> | null }));
@@ -107,6 +107,48 @@ describe('FerryApp reconnection', () => {
     expect(app.connection).toMatchObject({ state: 'reconnecting', attempt: 1, nextRetryAt: null });
     expect(app.toasts.byKey('connection')).toBeUndefined();
     app.stop();
+  });
+
+  it('keeps the connection failure in the notifications after its toast is dismissed', async () => {
+    const app = await startedAgainstUnreachableEngine();
+    const toast = app.toasts.byKey('connection');
+    if (toast) app.toasts.dismiss(toast.id);
+    expect(app.notifications.entries).toEqual([
+      expect.objectContaining({
+        kind: 'connection',
+        title: 'Could not connect to Ferry',
+        message: "Could not get the engine's address: the engine is not running. Retrying automatically.",
+        jobId: null,
+      }),
+    ]);
+    expect(app.notifications.unread).toBe(1);
+    app.stop();
+  });
+});
+
+describe('FerryApp notifications', () => {
+  it('keeps a refused command in the notifications', async () => {
+    const app = new FerryApp(true);
+    await app.act('pause', 3);
+    expect(app.toasts.items.map((toast) => toast.title)).toEqual(['Could not pause “job 3”']);
+    expect(app.notifications.entries).toEqual([
+      expect.objectContaining({ kind: 'command', title: 'Could not pause “job 3”', message: 'CommandError: Not connected to Ferry.', jobId: null }),
+    ]);
+  });
+
+  it('keeps each failed upload, newest first, and leaves out notices that are not errors', () => {
+    const app = new FerryApp(true);
+    app.receive(welcome(1, 'e', [job(1, { status: 'uploading' }), job(2, { status: 'uploading' })]));
+    app.receive(changeMessage(2, change(1, { status: 'failed', error: 'connection refused' })));
+    app.receive(changeMessage(3, change(2, { status: 'failed', error: 'disk full' })));
+    app.toasts.show({ kind: 'success', title: 'Added 1 file to the queue' });
+
+    expect(app.toasts.byKey('job-failed')?.title).toBe('2 uploads failed');
+    expect(app.notifications.entries).toEqual([
+      expect.objectContaining({ kind: 'job-failed', title: 'Upload failed: file-2.bin', message: 'Disk full.', jobId: 2 }),
+      expect.objectContaining({ kind: 'job-failed', title: 'Upload failed: file-1.bin', message: 'Connection refused.', jobId: 1 }),
+    ]);
+    expect(app.notifications.unread).toBe(2);
   });
 });
 
@@ -238,6 +280,85 @@ describe('FerryApp with the engine gone', () => {
     await acting;
     expect(app.connection.queued).toBe(0);
     expect(app.toasts.byKey('connection')?.id).toBe(connected?.id);
+    app.stop();
+  });
+});
+
+describe('FerryApp failure toast', () => {
+  let sockets: FakeSocket[] = [];
+
+  beforeEach(() => {
+    vi.useFakeTimers();
+    sockets = [];
+    engine.connectionInfo = () => Promise.resolve({ url: 'ws://127.0.0.1:41000', token: 'secret-token', pid: 42 });
+    vi.stubGlobal(
+      'WebSocket',
+      class extends FakeSocket {
+        constructor(url: string, protocols: string[]) {
+          super(url, protocols);
+          sockets.push(this);
+        }
+      },
+    );
+  });
+
+  afterEach(() => {
+    engine.connectionInfo = () => new Promise(() => undefined);
+    vi.unstubAllGlobals();
+    vi.useRealTimers();
+  });
+
+  /** A started app, connected, whose queue holds `jobs`. */
+  async function connectedApp(jobs: ReturnType<typeof job>[]): Promise<{ app: InstanceType<typeof FerryApp>; socket: FakeSocket }> {
+    const app = new FerryApp(true);
+    app.start();
+    await vi.advanceTimersByTimeAsync(0);
+    const socket = sockets.at(-1);
+    if (!socket) throw new Error('no socket was opened');
+    socket.open();
+    socket.receive(welcome(1, 'e', jobs));
+    return { app, socket };
+  }
+
+  function failureToastAction(app: InstanceType<typeof FerryApp>) {
+    const toast = app.toasts.byKey('job-failed');
+    const [action] = toast?.actions ?? [];
+    if (!toast || !action) throw new Error('no failure toast with an action');
+    return { toast, action };
+  }
+
+  it('retries the failed upload from its toast, and takes the toast away', async () => {
+    const { app, socket } = await connectedApp([job(1, { status: 'uploading' })]);
+    socket.receive(changeMessage(2, change(1, { status: 'failed', error: 'connection refused' })));
+    const { toast, action } = failureToastAction(app);
+    expect(toast.title).toBe('Upload failed: file-1.bin');
+    expect(action.label).toBe('Retry');
+
+    app.toasts.runAction(toast.id, action);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(socket.commands().map((sent) => sent.command)).toEqual([{ action: 'retry', job_id: 1 }]);
+    expect(app.toasts.byKey('job-failed')).toBeUndefined();
+    app.stop();
+  });
+
+  it('retries every upload of the toast that is still failed', async () => {
+    const { app, socket } = await connectedApp([1, 2, 3].map((id) => job(id, { status: 'uploading' })));
+    socket.receive(changeMessage(2, change(1, { status: 'failed', error: 'connection refused' })));
+    socket.receive(changeMessage(3, change(2, { status: 'failed', error: 'disk full' })));
+    socket.receive(changeMessage(4, change(3, { status: 'failed', error: 'disk full' })));
+    // Retried from its row meanwhile: asking again would only be refused.
+    socket.receive(jobMessage(5, job(3, { status: 'queued' })));
+    const { toast, action } = failureToastAction(app);
+    expect(toast.title).toBe('3 uploads failed');
+    expect(action.label).toBe('Retry all');
+
+    app.toasts.runAction(toast.id, action);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(socket.commands().map((sent) => sent.command)).toEqual([
+      { action: 'retry', job_id: 1 },
+      { action: 'retry', job_id: 2 },
+    ]);
+    expect(app.toasts.byKey('job-failed')).toBeUndefined();
     app.stop();
   });
 });

@@ -3,6 +3,7 @@ import {
   formatBytes,
   formatEta,
   formatSpeed,
+  formatWhen,
   jobActions,
   overallPercent,
   overallText,
@@ -163,5 +164,25 @@ describe('jobActions', () => {
     expect(jobActions('failed')).toEqual({ pause: false, resume: false, cancel: false, retry: true });
     expect(jobActions('cancelled')).toEqual({ pause: false, resume: false, cancel: false, retry: true });
     expect(jobActions('done')).toEqual({ pause: false, resume: false, cancel: false, retry: false });
+  });
+});
+
+describe('formatWhen', () => {
+  const now = new Date(2025, 4, 14, 15, 30).getTime();
+  const clock = (at: number) => new Date(at).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+
+  it('says how long ago within the hour', () => {
+    expect(formatWhen(now - 59_000, now)).toBe('Just now');
+    expect(formatWhen(now + 5_000, now)).toBe('Just now');
+    expect(formatWhen(now - 60_000, now)).toBe('1 min ago');
+    expect(formatWhen(now - 59 * 60_000, now)).toBe('59 min ago');
+  });
+
+  it('gives the clock time after an hour, and the day once it is not today', () => {
+    const earlierToday = new Date(2025, 4, 14, 9, 5).getTime();
+    expect(formatWhen(earlierToday, now)).toBe(clock(earlierToday));
+    const yesterday = new Date(2025, 4, 13, 23, 50).getTime();
+    const day = new Date(yesterday).toLocaleDateString(undefined, { day: 'numeric', month: 'short' });
+    expect(formatWhen(yesterday, now)).toBe(`${day}, ${clock(yesterday)}`);
   });
 });

@@ -137,3 +137,17 @@ export function jobActions(status: JobStatus): JobActions {
     retry: status === 'failed' || status === 'cancelled',
   };
 }
+
+/**
+ * When something happened, read at a glance: "Just now", "5 min ago" within the hour, then
+ * the clock time, with the day once it is not today.
+ */
+export function formatWhen(at: number, now: number): string {
+  const minutes = Math.floor((now - at) / 60_000);
+  if (minutes < 1) return 'Just now';
+  if (minutes < 60) return `${minutes} min ago`;
+  const when = new Date(at);
+  const time = when.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+  if (when.toDateString() === new Date(now).toDateString()) return time;
+  return `${when.toLocaleDateString(undefined, { day: 'numeric', month: 'short' })}, ${time}`;
+}

@@ -1,5 +1,11 @@
 export type ToastKind = 'error' | 'warning' | 'info' | 'success';
 
+/** A button on a toast. Clicking it dismisses the toast, since what it announced is being dealt with. */
+export interface ToastAction {
+  readonly label: string;
+  readonly run: () => void;
+}
+
 export interface Toast {
   readonly id: number;
   readonly kind: ToastKind;
@@ -9,6 +15,7 @@ export interface Toast {
   readonly details: readonly string[];
   /** Toasts with the same key replace each other instead of piling up. */
   readonly key: string | null;
+  readonly actions: readonly ToastAction[];
 }
 
 export interface ToastInput {
@@ -17,6 +24,7 @@ export interface ToastInput {
   message?: string;
   details?: readonly string[];
   key?: string;
+  actions?: readonly ToastAction[];
 }
 
 /** How long a toast that is not an error stays up. */
@@ -49,6 +57,7 @@ export class Toasts {
       message: input.message ?? '',
       details: input.details ?? [],
       key: input.key ?? null,
+      actions: input.actions ?? [],
     };
     let items = this.items;
     if (toast.key !== null) {
@@ -90,6 +99,15 @@ export class Toasts {
   dismiss(id: number): void {
     this.clearTimer(id);
     this.items = this.items.filter((toast) => toast.id !== id);
+  }
+
+  /**
+   * Dismisses the toast, then runs one of its actions: dismissing first leaves up any toast
+   * the action itself raises under the same key.
+   */
+  runAction(id: number, action: ToastAction): void {
+    this.dismiss(id);
+    action.run();
   }
 
   /** The toast shown under `key`, if any. */

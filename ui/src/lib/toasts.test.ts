@@ -55,3 +55,23 @@ describe('Toasts', () => {
     expect(toasts.items[0]?.title).toBe('first error');
   });
 });
+
+describe('Toast actions', () => {
+  it('dismisses the toast, then runs the action', () => {
+    const toasts = new Toasts();
+    const ran: string[] = [];
+    const id = toasts.show({
+      kind: 'error',
+      key: 'job-failed',
+      title: 'Upload failed: a.txt',
+      actions: [{ label: 'Retry', run: () => ran.push(`on screen: ${toasts.items.length}`) }],
+    });
+    const [action] = toasts.items[0]?.actions ?? [];
+    if (!action) throw new Error('the toast has no action');
+    expect(action.label).toBe('Retry');
+
+    toasts.runAction(id, action);
+    expect(ran).toEqual(['on screen: 0']);
+    expect(toasts.items).toHaveLength(0);
+  });
+});
