@@ -152,6 +152,22 @@ describe('FerryApp notifications', () => {
   });
 });
 
+/** Points the app at an engine whose sockets are fakes, kept in the list returned. */
+function engineWithFakeSockets(): FakeSocket[] {
+  const sockets: FakeSocket[] = [];
+  engine.connectionInfo = () => Promise.resolve({ url: 'ws://127.0.0.1:41000', token: 'secret-token', pid: 42 });
+  vi.stubGlobal(
+    'WebSocket',
+    class extends FakeSocket {
+      constructor(url: string, protocols: string[]) {
+        super(url, protocols);
+        sockets.push(this);
+      }
+    },
+  );
+  return sockets;
+}
+
 describe('FerryApp with the engine gone', () => {
   let sockets: FakeSocket[] = [];
   let polls = 0;
@@ -159,18 +175,8 @@ describe('FerryApp with the engine gone', () => {
   beforeEach(() => {
     vi.useFakeTimers();
     vi.spyOn(Math, 'random').mockReturnValue(0.5);
-    sockets = [];
     polls = 0;
-    engine.connectionInfo = () => Promise.resolve({ url: 'ws://127.0.0.1:41000', token: 'secret-token', pid: 42 });
-    vi.stubGlobal(
-      'WebSocket',
-      class extends FakeSocket {
-        constructor(url: string, protocols: string[]) {
-          super(url, protocols);
-          sockets.push(this);
-        }
-      },
-    );
+    sockets = engineWithFakeSockets();
   });
 
   afterEach(() => {
@@ -289,17 +295,7 @@ describe('FerryApp failure toast', () => {
 
   beforeEach(() => {
     vi.useFakeTimers();
-    sockets = [];
-    engine.connectionInfo = () => Promise.resolve({ url: 'ws://127.0.0.1:41000', token: 'secret-token', pid: 42 });
-    vi.stubGlobal(
-      'WebSocket',
-      class extends FakeSocket {
-        constructor(url: string, protocols: string[]) {
-          super(url, protocols);
-          sockets.push(this);
-        }
-      },
-    );
+    sockets = engineWithFakeSockets();
   });
 
   afterEach(() => {
