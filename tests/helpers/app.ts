@@ -40,6 +40,11 @@ export async function waitForConnection(): Promise<void> {
     w.ferryPageErrors = errors;
     window.addEventListener('error', (event) => errors.push(`${event.message} at ${event.filename}:${event.lineno}`));
     window.addEventListener('unhandledrejection', (event) => errors.push(`unhandled rejection: ${String(event.reason)}`));
+    const logError = console.error.bind(console);
+    console.error = (...args: unknown[]) => {
+      errors.push(args.map((a) => (a instanceof Error ? `${a.message} ${a.stack ?? ''}` : String(a))).join(' '));
+      logError(...args);
+    };
   });
   const badge = $('[data-testid="connection-badge"]');
   await badge.waitForExist();
@@ -69,14 +74,33 @@ export async function reconnectNow(): Promise<void> {
       return false;
     },
     { timeout: 45_000, interval: 200, timeoutMsg: 'the window did not reconnect once the server was back' },
-  ).catch(async (error: unknown) => {
+  ).then(async () => {
+    const pageErrors = await browser.execute(() => (window as unknown as { ferryPageErrors?: string[] }).ferryPageErrors ?? []);
+    if (pageErrors.length > 0) console.log(`errors in the page while reconnecting: ${pageErrors.join(' | ')}`);
+  }).catch(async (error: unknown) => {
     const timers = await browser.executeAsync<string, []>((done: (r: string) => void) => {
       const started = performance.now();
       setTimeout(() => done(`a 10 ms timer fired after ${(performance.now() - started).toFixed(0)} ms; visibility ${document.visibilityState}, focus ${document.hasFocus()}`), 10);
     }).catch((e: unknown) => `the timer probe failed: ${String(e)}`);
+    const ipc = await browser.executeAsync<string, []>((done: (r: string) => void) => {
+      type Invoke = (command: string, args: unknown) => Promise<unknown>;
+      const tauri = (window as unknown as { __TAURI_INTERNALS__: { invoke: Invoke } }).__TAURI_INTERNALS__;
+      const started = performance.now();
+      const late = setTimeout(() => done('connection_info did not answer within 5 s'), 5000);
+      tauri.invoke('connection_info', {}).then(
+        () => {
+          clearTimeout(late);
+          done(`connection_info answered in ${(performance.now() - started).toFixed(0)} ms`);
+        },
+        (e: unknown) => {
+          clearTimeout(late);
+          done(`connection_info failed: ${String(e)}`);
+        },
+      );
+    });
     const pageErrors = await browser.execute(() => (window as unknown as { ferryPageErrors?: string[] }).ferryPageErrors ?? []);
     console.log(`errors in the page: ${JSON.stringify(pageErrors)}`);
-    throw new Error(`${String(error)}; the badge said ${last}; ${timers}; errors in the page: ${pageErrors.join(' | ') || 'none'}`);
+    throw new Error(`${String(error)}; the badge said ${last}; ${timers}; ${ipc}; errors in the page: ${pageErrors.join(' | ') || 'none'}`);
   });
 }
 

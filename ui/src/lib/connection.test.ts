@@ -76,6 +76,26 @@ afterEach(() => {
 });
 
 describe('Connection', () => {
+  it('keeps reconnecting when a status listener throws', async () => {
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    let failing = true;
+    const h = harness(() => 0.5, null, undefined, {
+      onStatus: () => {
+        if (failing) throw new Error('a listener broke');
+      },
+    });
+    h.connection.start();
+    await vi.advanceTimersByTimeAsync(0);
+    h.latest().open();
+    h.latest().drop(1006, '');
+    expect(h.connection.status).toMatchObject({ state: 'reconnecting', attempt: 1 });
+    const sockets = h.sockets.length;
+    failing = false;
+    await vi.advanceTimersByTimeAsync(h.connection.status.nextRetryAt! - Date.now());
+    expect(h.sockets.length).toBe(sockets + 1);
+    expect(errors).toHaveBeenCalled();
+  });
+
   it('offers the protocol and the token as subprotocols', async () => {
     const h = harness();
     h.connection.start();

@@ -323,7 +323,12 @@ export class Connection {
       queued: this.commands.size,
       polling: this.polling,
     };
-    this.options.onStatus(this.current);
+    try {
+      this.options.onStatus(this.current);
+    } catch (error) {
+      // What the window does with the news must not stop the connection from working.
+      console.error('A connection status listener failed:', error);
+    }
   }
 
   /** Reports the waiting commands and polling when either changed since the last report. */
@@ -501,12 +506,14 @@ export class Connection {
     this.attempt += 1;
     const attempt = this.attempt;
     const delay = backoffDelay(attempt, this.random);
-    if (attempt >= POLL_AFTER_ATTEMPTS) this.startPolling();
-    this.setStatus({ state: 'reconnecting', attempt, lastError: reason, nextRetryAt: this.now() + delay });
+    // The attempt is scheduled before anyone hears of it, so that nothing a listener
+    // does can leave the window saying "next try in 1 s" with no try coming.
     this.retryTimer = this.setTimer(() => {
       this.retryTimer = null;
       if (!this.stopped) this.beginRetry();
     }, delay);
+    if (attempt >= POLL_AFTER_ATTEMPTS) this.startPolling();
+    this.setStatus({ state: 'reconnecting', attempt, lastError: reason, nextRetryAt: this.now() + delay });
   }
 
   private beginRetry(): void {
