@@ -227,8 +227,15 @@ describe('Connection', () => {
     expect(h.messages.map((m) => m.type)).toEqual(['resume']);
   });
 
-  it('passes server messages on, and drops unreadable ones', async () => {
-    const h = harness();
+  it('passes server messages on, and drops, counts and reports unreadable ones', async () => {
+    const problems: string[] = [];
+    const counts: number[] = [];
+    const h = harness(undefined, null, undefined, {
+      onInvalidMessage: (problem, dropped) => {
+        problems.push(problem);
+        counts.push(dropped);
+      },
+    });
     h.connection.start();
     await vi.advanceTimersByTimeAsync(0);
     h.latest().open();
@@ -236,11 +243,18 @@ describe('Connection', () => {
     h.latest().receive('not json');
     h.latest().receive({ type: 'progress' });
     // A progress message carries a list of figures: a single object is not one.
-    h.latest().receive({ type: 'progress', seq: 2, progress: { job_id: 1 }, totals: {} });
-    h.latest().receive({ type: 'progress', seq: 2, progress: [], totals: {} });
-    expect(h.messages).toHaveLength(2);
-    expect(h.messages[1]?.type).toBe('progress');
-    expect(h.messages[0]?.type).toBe('welcome');
+    h.latest().receive({ type: 'progress', seq: 2, progress: { job_id: 1 }, totals: totals() });
+    h.latest().receive({ type: 'progress', seq: 2, progress: [progress(1, { current: 'x' as unknown as number })], totals: totals() });
+    h.latest().receive({ type: 'surprise', seq: 2 });
+    h.latest().receive({ type: 'progress', seq: 2, progress: [], totals: totals() });
+    expect(h.messages.map((m) => m.type)).toEqual(['welcome', 'progress']);
+    expect(h.connection.invalidMessages).toBe(5);
+    expect(counts).toEqual([1, 2, 3, 4, 5]);
+    // Each problem names what was wrong, so the log and the toast can say it.
+    expect(problems[0]).toContain('not valid JSON');
+    expect(problems[1]).toContain('seq');
+    expect(problems[3]).toContain('progress[0].current: expected a number, got "x"');
+    expect(problems[4]).toContain('"surprise"');
   });
 
   it('resolves a command with its reply, matched by id', async () => {

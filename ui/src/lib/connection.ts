@@ -1,4 +1,5 @@
 import { backoffDelay } from './backoff';
+import { validateServerMessage } from './validate';
 import type {
   ClientMessage,
   Command,
@@ -86,8 +87,9 @@ export interface ConnectionOptions {
   onMessage: (message: ServerMessage) => void;
   /** Each change of state. */
   onStatus: (status: ConnectionStatus) => void;
-  /** A message that could not be read. */
-  onInvalidMessage?: (problem: string) => void;
+  /** A message that could not be read and was dropped, with how many have been since the
+   * connection was created. */
+  onInvalidMessage?: (problem: string, dropped: number) => void;
   createSocket?: (url: string, protocols: string[]) => SocketLike;
   random?: () => number;
   /** The clock `nextRetryAt` is read on; Date.now unless given. */
@@ -150,46 +152,6 @@ export function describeClose(code: number, reason: string): string {
   return `${words} (code ${code})`;
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null;
-}
-
-/**
- * A change is merged into a job the window holds, so it must name the job and bring the
- * status and figures every change carries; the other fields are optional.
- */
-function isJobChange(value: unknown): boolean {
-  return isObject(value) && typeof value.id === 'number' && typeof value.status === 'string' && isObject(value.progress);
-}
-
-function isServerMessage(value: unknown): value is ServerMessage {
-  if (typeof value !== 'object' || value === null) return false;
-  const candidate = value as { type?: unknown; seq?: unknown };
-  if (typeof candidate.seq !== 'number') return false;
-  switch (candidate.type) {
-    case 'welcome':
-      return typeof (value as { epoch?: unknown }).epoch === 'string' && typeof (value as { snapshot?: unknown }).snapshot === 'object';
-    case 'resume':
-      return typeof (value as { epoch?: unknown }).epoch === 'string' && typeof (value as { from_seq?: unknown }).from_seq === 'number';
-    case 'metrics':
-      return typeof (value as { metrics?: unknown }).metrics === 'object';
-    case 'progress':
-      return Array.isArray((value as { progress?: unknown }).progress) && typeof (value as { totals?: unknown }).totals === 'object';
-    case 'job':
-      return isObject((value as { job?: unknown }).job);
-    case 'change':
-      return isJobChange((value as { job?: unknown }).job);
-    case 'totals':
-      return isObject((value as { totals?: unknown }).totals);
-    case 'reply':
-      return typeof (value as { id?: unknown }).id === 'string';
-    case 'error':
-      return typeof (value as { error?: unknown }).error === 'object';
-    default:
-      return false;
-  }
-}
-
 /**
  * The webview's link to the engine: connects, reconnects with exponential backoff and
  * full jitter, sends commands and matches their replies. Commands issued while no socket
@@ -222,6 +184,7 @@ export class Connection {
   private pollRound = 0;
   private pollTimer: unknown = null;
   private failedPollCount = 0;
+  private invalidMessageCount = 0;
   private current: ConnectionStatus = initialConnectionStatus;
 
   constructor(options: ConnectionOptions) {
@@ -236,6 +199,11 @@ export class Connection {
 
   get status(): ConnectionStatus {
     return this.current;
+  }
+
+  /** Messages dropped as unreadable since the connection was created. */
+  get invalidMessages(): number {
+    return this.invalidMessageCount;
   }
 
   /** Polls that failed since the connection was created. */
@@ -462,20 +430,36 @@ export class Connection {
 
   private receive(data: unknown): void {
     if (typeof data !== 'string') {
-      this.options.onInvalidMessage?.('Ferry sent a binary message, which is not part of the protocol.');
+      this.dropInvalid('Ferry sent a binary message, which is not part of the protocol.');
       return;
     }
     let parsed: unknown;
     try {
       parsed = JSON.parse(data);
     } catch {
-      this.options.onInvalidMessage?.('Ferry sent a message that is not valid JSON.');
+      this.dropInvalid(`Ferry sent a message that is not valid JSON: ${data.slice(0, 80)}`);
       return;
     }
-    if (!isServerMessage(parsed)) {
-      this.options.onInvalidMessage?.('Ferry sent a message this window does not understand.');
+    const checked = validateServerMessage(parsed);
+    if (!checked.ok) {
+      this.dropInvalid(`Ferry sent a message that does not match the protocol (${checked.problem}).`);
       return;
     }
+    this.handle(checked.message);
+  }
+
+  /** Counts, logs and reports a message that is dropped; it never reaches the window's state. */
+  private dropInvalid(problem: string): void {
+    this.invalidMessageCount += 1;
+    console.warn(`Dropped message ${this.invalidMessageCount} from Ferry: ${problem}`);
+    try {
+      this.options.onInvalidMessage?.(problem, this.invalidMessageCount);
+    } catch (error) {
+      console.error('An invalid message listener failed:', error);
+    }
+  }
+
+  private handle(parsed: ServerMessage): void {
     if (parsed.type === 'reply') {
       const waiting = this.commands.get(parsed.id);
       if (!waiting) return;
