@@ -1,10 +1,11 @@
 // @vitest-environment jsdom
 import { flushSync, mount, unmount } from 'svelte';
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import App from './App.svelte';
 import { FerryApp } from './lib/app.svelte';
 import { all, click, find, one, settle, text } from './lib/testing/dom';
 import { change, changeMessage, job, jobMessage, progress, progressMessage, totals, totalsMessage, welcome } from './lib/testing/fixtures';
+import { ManualFrames } from './lib/testing/frames';
 
 let component: ReturnType<typeof mount> | null = null;
 
@@ -54,7 +55,8 @@ describe('App', () => {
   });
 
   it('renders the queue from server messages', () => {
-    const app = new FerryApp(false);
+    const frames = new ManualFrames();
+    const app = new FerryApp(false, frames.schedule);
     component = mount(App, { target: document.body, props: { app } });
     app.receive(welcome(1, 'e', []));
     flushSync();
@@ -70,6 +72,9 @@ describe('App', () => {
       ),
     );
     flushSync();
+    expect(find('empty-state')).not.toBeNull();
+    frames.next();
+    flushSync();
     expect(find('empty-state')).toBeNull();
     const rows = all('job-row');
     expect(rows).toHaveLength(1);
@@ -79,6 +84,7 @@ describe('App', () => {
 
     app.receive(changeMessage(4, change(1, { status: 'failed', error: 'Connection refused' })));
     app.receive(totalsMessage(5, totals({ jobs: 1, failed: 1, bytes_total: 1_000_000 })));
+    frames.next();
     flushSync();
     expect(rows[0]?.dataset.status).toBe('failed');
     expect(find('overall-progress')?.textContent).toContain('1 failed');
@@ -90,9 +96,14 @@ describe('App', () => {
 });
 
 describe('App notifications', () => {
+  let frames = new ManualFrames();
+  beforeEach(() => {
+    frames = new ManualFrames();
+  });
+
   /** The app on screen, its queue holding file-1.bin to file-3.bin, uploading. */
   function renderApp(): FerryApp {
-    const app = new FerryApp(false);
+    const app = new FerryApp(false, frames.schedule);
     component = mount(App, { target: document.body, props: { app } });
     app.receive(welcome(1, 'e', [1, 2, 3].map((id) => job(id, { status: 'uploading' }))));
     flushSync();
@@ -101,6 +112,7 @@ describe('App notifications', () => {
 
   function fail(app: FerryApp, seq: number, id: number): void {
     app.receive(changeMessage(seq, change(id, { status: 'failed', error: 'disk full' })));
+    frames.next();
     flushSync();
   }
 
@@ -134,7 +146,7 @@ describe('App notifications', () => {
     ]);
   });
 
-  it('counts new notifications on the bell until the list is opened', () => {
+  it('counts new notifications on the bell until the list is opened', async () => {
     const app = renderApp();
     const bell = one('notifications-button');
     expect(bell.getAttribute('aria-label')).toBe('Notifications');
@@ -148,6 +160,9 @@ describe('App notifications', () => {
     click(bell);
     expect(find('notifications-dialog')).not.toBeNull();
     expect(all('notification')).toHaveLength(2);
+    // The list marks them seen just after the flush that showed it.
+    await Promise.resolve();
+    flushSync();
     expect(find('notifications-unread')).toBeNull();
 
     click(one('notifications-close'));

@@ -34,9 +34,14 @@ async function engineSnapshot(): Promise<Snapshot> {
   return firstOfType(session, 'welcome').snapshot;
 }
 
-/** What the window shows of every job: status and exact figures. */
+/**
+ * What the window shows of every job: status and exact figures. The list draws only the
+ * rows near the viewport; this run's queue is short enough for all of them to be drawn,
+ * which the count the list keeps of its jobs confirms.
+ */
 async function shownJobs(): Promise<Array<{ id: number; status: string; current: number; total: number }>> {
   const rows = await $$('[data-testid="job-row"]');
+  expect(rows.length).toBe(Number(await $('[data-testid="job-list"]').getAttribute('data-count')));
   const shown = [];
   for (const row of rows) {
     shown.push({
@@ -109,7 +114,7 @@ describe('progress in the window', () => {
     const perSecond = (uploading.length - 1) / seconds;
     const report = `progress redraws while uploading: ${uploading.length} in ${seconds.toFixed(2)} s = ${perSecond.toFixed(1)} per second`;
     console.log(report);
-    const folder = process.env.FERRY_E2E_ARTIFACTS ?? path.resolve('tests', 'artifacts');
+    const folder = process.env.FERRY_E2E_ARTIFACTS ?? path.resolve('reports', 'artifacts');
     writeFileSync(path.join(folder, 'ws-update-frequency.txt'), `${report}\n`);
     // The upload lasts over two seconds at the cap, so the rate is measured, not guessed.
     expect(seconds).toBeGreaterThan(1);

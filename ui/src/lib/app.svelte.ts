@@ -1,7 +1,9 @@
+import { flushSync } from 'svelte';
 import { CommandError, Connection, initialConnectionStatus, type ConnectionStatus } from './connection';
 import type { Command, EnqueueReport, JobId, JobView, ServerMessage, Snapshot } from './generated/protocol';
 import { plural } from './format';
-import { applyMessage, applyPolledSnapshot, findJob, initialState, isLoaded, newlyFailed, resumePoint, type QueueState } from './store';
+import { FrameBatch, nextFrame, type FrameScheduler } from './frame-batch';
+import { applyMessages, applyPolledSnapshot, findJob, initialState, isLoaded, resumePoint, type QueueState } from './store';
 import {
   connectionInfo,
   destinationDir,
@@ -71,9 +73,23 @@ export class FerryApp {
   /** The failures the failure toast on screen tells of. */
   private failures: { jobId: JobId; name: string; error: string }[] = [];
   private readonly cleanups: (() => void)[] = [];
+  /**
+   * Queue updates received and not applied yet. A busy engine sends many a frame (a
+   * thousand jobs at twenty figures a second); applied one by one, each would make the
+   * page work out and draw a state nobody sees.
+   */
+  private readonly updates: FrameBatch<ServerMessage>;
+  /** A redraw is asked for; see `drawSoon`. */
+  private drawTimer: ReturnType<typeof setTimeout> | null = null;
 
-  constructor(embedded: boolean = inTauri()) {
+  /**
+   * @param embedded Inside the Ferry app, so there is an engine to connect to.
+   * @param schedule When received queue updates are applied: at the next animation
+   *   frame unless given, so that tests can choose the moment.
+   */
+  constructor(embedded: boolean = inTauri(), schedule: FrameScheduler = nextFrame) {
     this.embedded = embedded;
+    this.updates = new FrameBatch((messages) => this.apply(messages), schedule);
   }
 
   /** Connected to the engine, so progress is live. */
@@ -124,15 +140,24 @@ export class FerryApp {
     );
     const link = new Connection({
       getInfo: connectionInfo,
-      getResume: () => resumePoint(this.queue),
+      // Everything received counts, so the engine does not send again what is on its way in.
+      getResume: () => {
+        this.updates.flush();
+        return resumePoint(this.queue);
+      },
       onMessage: (message) => this.receive(message),
       onStatus: (status) => this.statusChanged(status),
       pollSnapshot: snapshot,
       onSnapshot: (polled) => this.receiveSnapshot(polled),
       onPollFailed: (error, failedPolls) =>
         console.warn(`Could not poll Ferry's queue (${plural(failedPolls, 'failed poll', 'failed polls')} so far): ${errorText(error)}`),
-      onInvalidMessage: (problem) =>
-        this.showError('engine', { title: 'Unreadable message from Ferry', message: problem, key: 'invalid-message' }),
+      // Dropped messages are counted in one toast rather than one toast each.
+      onInvalidMessage: (problem, dropped) =>
+        this.showError('engine', {
+          title: 'Unreadable message from Ferry',
+          message: `${problem} ${plural(dropped, 'message has', 'messages have')} been dropped so far.`,
+          key: 'invalid-message',
+        }),
     });
     this.link = link;
     link.start();
@@ -163,7 +188,15 @@ export class FerryApp {
       });
   }
 
+  /**
+   * Disconnects and stops listening. Updates not applied yet are dropped with their frame:
+   * the window is going away, and should it start again, its resume point names only what
+   * was applied, so the engine sends the rest again.
+   */
   stop(): void {
+    this.updates.clear();
+    if (this.drawTimer !== null) clearTimeout(this.drawTimer);
+    this.drawTimer = null;
     this.link?.stop();
     this.link = null;
     for (const cleanup of this.cleanups.splice(0)) cleanup();
@@ -174,23 +207,72 @@ export class FerryApp {
     this.link?.retryNow();
   }
 
-  /** Applies one server message: state changes to the queue, problems to toasts. */
+  /**
+   * Takes one server message: problems go to toasts at once; updates to the queue are
+   * applied at the next frame, together with the others received before it, in the order
+   * they came. A welcome or resume is applied at once, after what is waiting: the
+   * connection sends the commands kept for it next, and their replies must find the state
+   * the engine greeted the socket with.
+   */
   receive(message: ServerMessage): void {
-    if (message.type === 'error') {
-      this.showError('engine', { title: 'Ferry reported a problem', message: sentence(message.error.message) });
-      return;
+    switch (message.type) {
+      case 'error':
+        this.showError('engine', { title: 'Ferry reported a problem', message: sentence(message.error.message) });
+        return;
+      case 'welcome':
+      case 'resume':
+        this.updates.flush();
+        this.apply([message]);
+        return;
+      case 'reply':
+      case 'metrics':
+        // Nothing for the queue: a frame asked for them would have nothing to do.
+        return;
+      default:
+        this.updates.push(message);
     }
-    const before = this.queue;
-    const after = applyMessage(before, message);
-    if (after === before) return;
-    this.queue = after;
-    const failed = newlyFailed(before, after, message);
-    if (failed) this.reportFailure(failed);
+  }
+
+  /**
+   * Applies the queue updates waiting for the next frame now, for code that must act on
+   * the queue as last received rather than as last drawn.
+   */
+  flushUpdates(): void {
+    this.updates.flush();
   }
 
   /** Replaces the queue with one read by polling, while no socket can be opened. */
   receiveSnapshot(polled: Snapshot): void {
+    // What the last socket sent came before the poll; the poll has the final word.
+    this.updates.flush();
     this.queue = applyPolledSnapshot(this.queue, polled);
+  }
+
+  /**
+   * Makes sure a change made from a socket event or a timer reaches the screen. Svelte
+   * draws in a microtask; WebKitGTK has been seen to hold that microtask back for tens
+   * of seconds after a connection change, leaving the badge on "Reconnecting" while the
+   * socket was open again. A task of its own that draws whatever is pending ends that.
+   */
+  private drawSoon(): void {
+    this.drawTimer ??= setTimeout(() => {
+      this.drawTimer = null;
+      flushSync();
+    }, 0);
+  }
+
+  /**
+   * Applies messages in order and sets the queue once, so that the page redraws once
+   * however many there are; failures are told of in the same order, once the queue
+   * shows them.
+   */
+  private apply(messages: readonly ServerMessage[]): void {
+    const { state, failed } = applyMessages(this.queue, messages);
+    if (state !== this.queue) {
+      this.queue = state;
+      this.drawSoon();
+    }
+    for (const job of failed) this.reportFailure(job);
   }
 
   /**
@@ -211,6 +293,9 @@ export class FerryApp {
         message: sentence(errorText(error)),
       });
     } finally {
+      // What the engine said of the job up to its reply is shown as the buttons come back,
+      // so they never offer, even for a frame, what the job allowed before the command.
+      this.updates.flush();
       this.busy.delete(jobId);
     }
   }
@@ -222,6 +307,8 @@ export class FerryApp {
 
   /** Retries those of the jobs that are still failed; the others were retried or removed since. */
   retryFailed(jobIds: readonly JobId[]): void {
+    // A job retried from its row in the last few milliseconds must not be asked again.
+    this.updates.flush();
     for (const jobId of jobIds) if (this.isFailed(jobId)) void this.act('retry', jobId);
   }
 
@@ -328,6 +415,7 @@ export class FerryApp {
     // changes; only coming back is news.
     const opened = status.state === 'open' && this.connection.state !== 'open';
     this.connection = status;
+    this.drawSoon();
     if (opened) {
       if (this.toasts.byKey('connection')) {
         this.toasts.show({

@@ -2,6 +2,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ConnectionInfo, Snapshot } from './generated/protocol';
 import { change, changeMessage, job, jobMessage, limits, progress, progressMessage, totals, welcome } from './testing/fixtures';
+import { ManualFrames } from './testing/frames';
 import { FakeSocket } from './testing/socket';
 
 const notice = vi.hoisted(() => ({ text: null as string | null, asked: null as Promise<string | null> | null }));
@@ -137,10 +138,12 @@ describe('FerryApp notifications', () => {
   });
 
   it('keeps each failed upload, newest first, and leaves out notices that are not errors', () => {
-    const app = new FerryApp(true);
+    const frames = new ManualFrames();
+    const app = new FerryApp(true, frames.schedule);
     app.receive(welcome(1, 'e', [job(1, { status: 'uploading' }), job(2, { status: 'uploading' })]));
     app.receive(changeMessage(2, change(1, { status: 'failed', error: 'connection refused' })));
     app.receive(changeMessage(3, change(2, { status: 'failed', error: 'disk full' })));
+    frames.next();
     app.toasts.show({ kind: 'success', title: 'Added 1 file to the queue' });
 
     expect(app.toasts.byKey('job-failed')?.title).toBe('2 uploads failed');
@@ -240,6 +243,7 @@ describe('FerryApp with the engine gone', () => {
 
     latest().receive(welcome(1, 'e', [job(1, { status: 'done' }), job(2, { status: 'hashing' })]));
     latest().receive(progressMessage(2, progress(2, { status: 'hashing', current: 5, total: 10 })));
+    vi.advanceTimersToNextFrame();
     expect(app.queue).toMatchObject({ epoch: 'e', lastSeq: 2, polled: false });
     expect(app.queue.jobs[1]?.progress.current).toBe(5);
     await vi.advanceTimersByTimeAsync(10_000);
@@ -326,6 +330,7 @@ describe('FerryApp failure toast', () => {
   it('retries the failed upload from its toast, and takes the toast away', async () => {
     const { app, socket } = await connectedApp([job(1, { status: 'uploading' })]);
     socket.receive(changeMessage(2, change(1, { status: 'failed', error: 'connection refused' })));
+    vi.advanceTimersToNextFrame();
     const { toast, action } = failureToastAction(app);
     expect(toast.title).toBe('Upload failed: file-1.bin');
     expect(action.label).toBe('Retry');
@@ -344,6 +349,7 @@ describe('FerryApp failure toast', () => {
     socket.receive(changeMessage(4, change(3, { status: 'failed', error: 'disk full' })));
     // Retried from its row meanwhile: asking again would only be refused.
     socket.receive(jobMessage(5, job(3, { status: 'queued' })));
+    vi.advanceTimersToNextFrame();
     const { toast, action } = failureToastAction(app);
     expect(toast.title).toBe('3 uploads failed');
     expect(action.label).toBe('Retry all');
@@ -355,6 +361,65 @@ describe('FerryApp failure toast', () => {
       { action: 'retry', job_id: 2 },
     ]);
     expect(app.toasts.byKey('job-failed')).toBeUndefined();
+    app.stop();
+  });
+});
+
+describe('FerryApp updates waiting for a frame', () => {
+  let sockets: FakeSocket[] = [];
+
+  beforeEach(() => {
+    vi.useFakeTimers();
+    vi.spyOn(Math, 'random').mockReturnValue(0.5);
+    sockets = engineWithFakeSockets();
+  });
+
+  afterEach(() => {
+    engine.connectionInfo = () => new Promise(() => undefined);
+    vi.unstubAllGlobals();
+    vi.restoreAllMocks();
+    vi.useRealTimers();
+  });
+
+  function latest(): FakeSocket {
+    const socket = sockets.at(-1);
+    if (!socket) throw new Error('no socket was opened');
+    return socket;
+  }
+
+  /** A started app on frames the test runs, holding job 1, uploading, from a welcome at seq 5. */
+  async function welcomedApp(frames: ManualFrames): Promise<InstanceType<typeof FerryApp>> {
+    const app = new FerryApp(true, frames.schedule);
+    app.start();
+    await vi.advanceTimersByTimeAsync(0);
+    latest().open();
+    latest().receive(welcome(5, 'e', [job(1, { status: 'uploading' })]));
+    return app;
+  }
+
+  it('names in the next hello the updates received, even those no frame has applied yet', async () => {
+    const frames = new ManualFrames();
+    const app = await welcomedApp(frames);
+    latest().receive(progressMessage(6, progress(1, { status: 'uploading', current: 5, total: 10 })));
+    latest().drop();
+    await vi.advanceTimersByTimeAsync(250);
+    latest().open();
+    expect(latest().messages()[0]).toEqual({ type: 'hello', epoch: 'e', last_seq: 6 });
+    expect(app.queue.jobs[0]?.progress.current).toBe(5);
+    app.stop();
+  });
+
+  it("shows the job as the engine last said when the command's reply comes", async () => {
+    const frames = new ManualFrames();
+    const app = await welcomedApp(frames);
+    const acting = app.act('pause', 1);
+    const [sent] = latest().commands();
+    latest().receive(changeMessage(6, change(1, { status: 'paused' })));
+    latest().receive({ type: 'reply', seq: 7, id: sent?.id, result: { kind: 'job', job: job(1, { status: 'paused' }) }, error: null });
+    await acting;
+    expect(app.busy.has(1)).toBe(false);
+    expect(app.queue.jobs[0]?.status).toBe('paused');
+    expect(frames.pending).toBe(0);
     app.stop();
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyMessage, applyPolledSnapshot, findJob, initialState, isLoaded, newlyFailed, resumePoint, type QueueState } from './store';
+import { applyMessage, applyMessages, applyPolledSnapshot, findJob, initialState, isLoaded, newlyFailed, resumePoint, type QueueState } from './store';
 import {
   change,
   changeMessage,
@@ -12,6 +12,7 @@ import {
   totalsMessage,
   welcome,
 } from './testing/fixtures';
+import type { JobView, ServerMessage } from './generated/protocol';
 
 function ids(state: QueueState): number[] {
   return state.jobs.map((view) => view.id);
@@ -251,6 +252,63 @@ describe('applyMessage', () => {
     expect(
       applyMessage(start, { type: 'error', seq: 3, error: { code: 'invalid_data', message: 'bad message' } }),
     ).toBe(start);
+  });
+});
+
+describe('applyMessages', () => {
+  /** A run of every kind of message, stale ones and a new run of the engine included. */
+  const run = [
+    welcome(1, 'e', [job(1, { status: 'uploading' }), job(2, { status: 'uploading' })]),
+    progressMessage(2, [progress(1, { status: 'uploading', current: 5, total: 10 }), progress(9, { status: 'uploading', current: 1 })]),
+    jobMessage(3, job(3, { status: 'hashing' })),
+    progressMessage(4, progress(3, { status: 'hashing', current: 2, total: 4 }), totals({ jobs: 3, active: 3 })),
+    changeMessage(5, change(1, { status: 'failed', error: 'disk full' })),
+    changeMessage(5, change(1, { status: 'failed', error: 'disk full' })),
+    changeMessage(6, change(1, { status: 'failed', error: 'still full' })),
+    jobMessage(7, job(2, { status: 'failed', error: 'refused' })),
+    changeMessage(8, change(7, { status: 'failed' })),
+    progressMessage(9, progress(2, { status: 'queued', current: 1 })),
+    { type: 'resume', seq: 9, epoch: 'e', from_seq: 9, limits },
+    jobMessage(10, job(1, { status: 'queued' })),
+    totalsMessage(11, totals({ jobs: 3, queued: 1, failed: 1 })),
+    welcome(2, 'f', [job(1, { status: 'done' })]),
+    changeMessage(3, change(1, { status: 'failed', error: 'gone' })),
+  ] satisfies ServerMessage[];
+
+  it('leaves the state, and names the failures, that applying each message in turn does', () => {
+    for (let split = 0; split <= run.length; split += 1) {
+      let expected = initialState;
+      const failures: (JobView | null)[] = [];
+      for (const message of run) {
+        const after = applyMessage(expected, message);
+        failures.push(newlyFailed(expected, after, message));
+        expected = after;
+      }
+      // In two batches, split anywhere: the frames fall where they fall.
+      const first = applyMessages(initialState, run.slice(0, split));
+      const second = applyMessages(first.state, run.slice(split));
+      expect(second.state).toEqual(expected);
+      expect([...first.failed, ...second.failed]).toEqual(failures.filter((failure) => failure !== null));
+    }
+  });
+
+  it('gives back the same state when nothing applies, and leaves the state it is given alone', () => {
+    const state = applyMessage(initialState, welcome(5, 'e', [job(1, { status: 'uploading' })]));
+    const kept = JSON.stringify(state.jobs);
+    expect(applyMessages(state, [progressMessage(4, progress(1, { status: 'uploading', current: 3 }))]).state).toBe(state);
+    expect(applyMessages(state, []).state).toBe(state);
+    const { state: after } = applyMessages(state, [
+      progressMessage(6, progress(1, { status: 'uploading', current: 3 })),
+      jobMessage(7, job(2)),
+      changeMessage(8, change(1, { status: 'paused' })),
+    ]);
+    expect(JSON.stringify(state.jobs)).toBe(kept);
+    expect(state.index.has(2)).toBe(false);
+    expect(after.jobs.map((view) => [view.id, view.status])).toEqual([
+      [1, 'paused'],
+      [2, 'queued'],
+    ]);
+    expect(after.index.get(2)).toBe(1);
   });
 });
 

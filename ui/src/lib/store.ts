@@ -52,7 +52,7 @@ function indexOf(jobs: readonly JobView[]): Map<JobId, number> {
 }
 
 /** True when a numbered update must be dropped because it is not newer than the state. */
-function isStale(state: QueueState, seq: number): boolean {
+function isStale(state: Pick<QueueState, 'epoch' | 'lastSeq'>, seq: number): boolean {
   return state.epoch === null || seq <= state.lastSeq;
 }
 
@@ -73,36 +73,111 @@ const stageRank: Readonly<Record<JobStatus, number>> = {
 };
 
 /**
+ * A state being worked on by a run of messages: the jobs and their index are copied the
+ * first time one of them changes, and then changed in place, so that a frame's hundreds of
+ * updates cost one copy of the queue instead of one each. Job objects are never changed in
+ * place: the state the run started from still holds them.
+ */
+class Draft {
+  epoch: string | null;
+  lastSeq: number;
+  totals: QueueTotals;
+  serverVersion: string | null;
+  polled: boolean;
+  jobs: readonly JobView[];
+  index: ReadonlyMap<JobId, number>;
+  /** Something differs from the state the run started from. */
+  changed = false;
+  private ownJobs = false;
+  private ownIndex = false;
+
+  constructor(private readonly original: QueueState) {
+    this.epoch = original.epoch;
+    this.lastSeq = original.lastSeq;
+    this.totals = original.totals;
+    this.serverVersion = original.serverVersion;
+    this.polled = original.polled;
+    this.jobs = original.jobs;
+    this.index = original.index;
+  }
+
+  job(id: JobId): JobView | undefined {
+    const position = this.index.get(id);
+    return position === undefined ? undefined : this.jobs[position];
+  }
+
+  setJob(position: number, job: JobView): void {
+    this.writableJobs()[position] = job;
+  }
+
+  addJob(job: JobView): void {
+    const jobs = this.writableJobs();
+    jobs.push(job);
+    if (!this.ownIndex) {
+      this.index = new Map(this.index);
+      this.ownIndex = true;
+    }
+    (this.index as Map<JobId, number>).set(job.id, jobs.length - 1);
+  }
+
+  /** Takes the whole of `state`, which, like the state the run started from, is copied before any change. */
+  replace(state: QueueState): void {
+    this.epoch = state.epoch;
+    this.lastSeq = state.lastSeq;
+    this.totals = state.totals;
+    this.serverVersion = state.serverVersion;
+    this.polled = state.polled;
+    this.jobs = state.jobs;
+    this.index = state.index;
+    this.ownJobs = false;
+    this.ownIndex = false;
+    this.changed = true;
+  }
+
+  result(): QueueState {
+    if (!this.changed) return this.original;
+    return {
+      epoch: this.epoch,
+      lastSeq: this.lastSeq,
+      jobs: this.jobs,
+      index: this.index,
+      totals: this.totals,
+      serverVersion: this.serverVersion,
+      polled: this.polled,
+    };
+  }
+
+  private writableJobs(): JobView[] {
+    if (!this.ownJobs) {
+      this.jobs = this.jobs.slice();
+      this.ownJobs = true;
+    }
+    return this.jobs as JobView[];
+  }
+}
+
+/**
  * Applies a batch: each job's figures replace its previous ones (latest wins), except a
  * figure older than the job's stage, which would take the job back to a stage it left.
  * The server never sends one; the check keeps the bars honest whatever happens.
  */
-function withProgress(state: QueueState, seq: number, figures: readonly JobProgress[], totals: QueueTotals): QueueState {
-  let jobs: JobView[] | null = null;
+function withProgress(draft: Draft, figures: readonly JobProgress[], totals: QueueTotals): void {
   for (const figure of figures) {
     // A job not known yet is on its way in a job message (or was dropped by a resync);
     // its figures will come with it.
-    const position = state.index.get(figure.job_id);
+    const position = draft.index.get(figure.job_id);
     if (position === undefined) continue;
-    const job = (jobs ?? state.jobs)[position] as JobView;
+    const job = draft.jobs[position] as JobView;
     if (stageRank[figure.status] < stageRank[job.status]) continue;
-    jobs ??= state.jobs.slice();
-    jobs[position] = { ...job, progress: figure };
+    draft.setJob(position, { ...job, progress: figure });
   }
-  return { ...state, lastSeq: seq, jobs: jobs ?? state.jobs, totals };
+  draft.totals = totals;
 }
 
-function withJob(state: QueueState, seq: number, job: JobView): QueueState {
-  const position = state.index.get(job.id);
-  if (position === undefined) {
-    const jobs = [...state.jobs, job];
-    const index = new Map(state.index);
-    index.set(job.id, jobs.length - 1);
-    return { ...state, lastSeq: seq, jobs, index };
-  }
-  const jobs = state.jobs.slice();
-  jobs[position] = job;
-  return { ...state, lastSeq: seq, jobs };
+function withJob(draft: Draft, job: JobView): void {
+  const position = draft.index.get(job.id);
+  if (position === undefined) draft.addJob(job);
+  else draft.setJob(position, job);
 }
 
 /**
@@ -110,20 +185,18 @@ function withJob(state: QueueState, seq: number, job: JobView): QueueState {
  * other field it leaves out is unchanged, since the server sends a cleared field as a
  * whole `job` message instead.
  */
-function withChange(state: QueueState, seq: number, change: JobChange): QueueState {
-  const position = state.index.get(change.id);
+function withChange(draft: Draft, change: JobChange): void {
+  const position = draft.index.get(change.id);
   // The server only changes a job the client holds; should one come for a job not held,
   // there is nothing to merge it into, but its seq still counts as applied.
-  if (position === undefined) return { ...state, lastSeq: seq };
-  const job: JobView = { ...(state.jobs[position] as JobView), status: change.status, progress: change.progress };
+  if (position === undefined) return;
+  const job: JobView = { ...(draft.jobs[position] as JobView), status: change.status, progress: change.progress };
   if (change.mime !== undefined) job.mime = change.mime;
   if (change.hash !== undefined) job.hash = change.hash;
   if (change.remote !== undefined) job.remote = change.remote;
   if (change.error !== undefined) job.error = change.error;
   if (change.note !== undefined) job.note = change.note;
-  const jobs = state.jobs.slice();
-  jobs[position] = job;
-  return { ...state, lastSeq: seq, jobs };
+  draft.setJob(position, job);
 }
 
 function fromSnapshot(snapshot: Snapshot, epoch: string | null, lastSeq: number, serverVersion: string | null, polled: boolean): QueueState {
@@ -174,27 +247,61 @@ export function isLoaded(state: QueueState): boolean {
  * - `reply`, `error` and `metrics` carry no state.
  */
 export function applyMessage(state: QueueState, message: ServerMessage): QueueState {
+  const draft = new Draft(state);
+  applyTo(draft, message);
+  return draft.result();
+}
+
+/**
+ * Applies messages in order, leaving the state `applyMessage` would leave applied to each
+ * in turn, but copying the queue at most once: a busy frame brings hundreds of updates.
+ * `failed` names, in order, the jobs `newlyFailed` would name for each message.
+ */
+export function applyMessages(state: QueueState, messages: readonly ServerMessage[]): { state: QueueState; failed: JobView[] } {
+  const draft = new Draft(state);
+  const failed: JobView[] = [];
+  for (const message of messages) {
+    const wasFailed = (message.type === 'job' || message.type === 'change') && draft.job(message.job.id)?.status === 'failed';
+    if (!applyTo(draft, message)) continue;
+    if ((message.type === 'job' || message.type === 'change') && message.job.status === 'failed' && !wasFailed) {
+      const job = draft.job(message.job.id);
+      if (job) failed.push(job);
+    }
+  }
+  return { state: draft.result(), failed };
+}
+
+/** Applies one message to `draft`; false when it changes nothing. */
+function applyTo(draft: Draft, message: ServerMessage): boolean {
   switch (message.type) {
     case 'welcome':
-      return fromSnapshot(message.snapshot, message.epoch, message.seq, message.server_version, false);
+      draft.replace(fromSnapshot(message.snapshot, message.epoch, message.seq, message.server_version, false));
+      return true;
     case 'progress':
-      if (isStale(state, message.seq)) return state;
-      return withProgress(state, message.seq, message.progress, message.totals);
+      if (isStale(draft, message.seq)) return false;
+      withProgress(draft, message.progress, message.totals);
+      break;
     case 'job':
-      if (isStale(state, message.seq)) return state;
-      return withJob(state, message.seq, message.job);
+      if (isStale(draft, message.seq)) return false;
+      withJob(draft, message.job);
+      break;
     case 'change':
-      if (isStale(state, message.seq)) return state;
-      return withChange(state, message.seq, message.job);
+      if (isStale(draft, message.seq)) return false;
+      withChange(draft, message.job);
+      break;
     case 'totals':
-      if (isStale(state, message.seq)) return state;
-      return { ...state, lastSeq: message.seq, totals: message.totals };
+      if (isStale(draft, message.seq)) return false;
+      draft.totals = message.totals;
+      break;
     case 'resume':
     case 'reply':
     case 'error':
     case 'metrics':
-      return state;
+      return false;
   }
+  draft.lastSeq = message.seq;
+  draft.changed = true;
+  return true;
 }
 
 /** The job with this id, if the state holds it. */

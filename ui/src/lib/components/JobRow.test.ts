@@ -12,7 +12,7 @@ function render(view: JobView, online = true) {
   const onAction = vi.fn();
   const list = document.createElement('ul');
   document.body.replaceChildren(list);
-  component = mount(JobRow, { target: list, props: { job: view, online, busy: false, onAction } });
+  component = mount(JobRow, { target: list, props: { job: view, online, busy: false, onAction, position: 1, setSize: 1 } });
   flushSync();
   return { row: one('job-row', list), onAction };
 }
