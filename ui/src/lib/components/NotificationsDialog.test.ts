@@ -21,6 +21,7 @@ function appWithProblems(): FerryApp {
   app.receive(welcome(1, 'e', [job(1, { status: 'uploading' }), job(2, { status: 'uploading' })]));
   app.receive(changeMessage(2, change(1, { status: 'failed', error: 'connection refused' })));
   app.receive(changeMessage(3, change(2, { status: 'failed', error: 'disk full' })));
+  app.flushUpdates();
   return app;
 }
 
@@ -61,14 +62,17 @@ describe('NotificationsDialog', () => {
     expect(find('notifications-empty')).toBeNull();
   });
 
-  it('marks the notifications seen on opening, and those that arrive while it is open', () => {
+  it('marks the notifications seen on opening, and those that arrive while it is open', async () => {
     const app = appWithProblems();
     expect(app.notifications.unread).toBe(3);
     render(app);
+    // Marked just after the flush that showed them.
+    await Promise.resolve();
     expect(app.notifications.unread).toBe(0);
     app.notifications.add({ kind: 'engine', title: 'Ferry reported a problem' });
     flushSync();
     expect(titles()[0]).toBe('Ferry reported a problem');
+    await Promise.resolve();
     expect(app.notifications.unread).toBe(0);
   });
 
@@ -83,6 +87,7 @@ describe('NotificationsDialog', () => {
     expect(onRetry).toHaveBeenCalledExactlyOnceWith(1);
 
     app.receive(jobMessage(4, job(1, { status: 'queued' })));
+    app.flushUpdates();
     flushSync();
     expect(find('notification-retry', first)).toBeNull();
     expect(find('notification-retry', second)).not.toBeNull();
