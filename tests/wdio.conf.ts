@@ -13,6 +13,16 @@ const root = path.resolve(here, '..');
 const application =
   process.env.FERRY_APP ?? path.join(process.env.CARGO_TARGET_DIR ?? path.join(root, 'target'), 'release', 'ferry-desktop');
 const driverPort = 4444;
+/** Where the runs leave their JUnit files, screenshots and measurements, and the summary of them. */
+export const reportsDir = process.env.FERRY_REPORTS ?? path.join(root, 'reports');
+
+/** The spec reporter for the terminal, and a JUnit file per spec file named after `run`. */
+export function reporters(run: string): WebdriverIO.Config['reporters'] {
+  return [
+    'spec',
+    ['junit', { outputDir: path.join(reportsDir, 'junit'), outputFileFormat: ({ cid }: { cid: string }) => `${run}-${cid}.xml` }],
+  ];
+}
 
 let tauriDriver: ChildProcess | undefined;
 
@@ -51,7 +61,7 @@ export const config: WebdriverIO.Config = {
   ],
   logLevel: 'warn',
   framework: 'mocha',
-  reporters: ['spec'],
+  reporters: reporters('app'),
   mochaOpts: { ui: 'bdd', timeout: 120_000 },
   waitforTimeout: 30_000,
 
@@ -71,7 +81,7 @@ export const config: WebdriverIO.Config = {
     process.env.FERRY_CONFIG_DIR = path.join(run, 'config');
     // Xvfb has no GPU: WebKitGTK's DMA-BUF renderer would paint stale frames there.
     process.env.WEBKIT_DISABLE_DMABUF_RENDERER = '1';
-    process.env.FERRY_E2E_ARTIFACTS ??= path.join(root, 'tests', 'artifacts');
+    process.env.FERRY_E2E_ARTIFACTS ??= path.join(reportsDir, 'artifacts');
     mkdirSync(process.env.FERRY_E2E_ARTIFACTS, { recursive: true });
     // The app's stdout and stderr reach us through tauri-driver; keep a copy the specs can read.
     process.env.FERRY_E2E_APP_OUTPUT = path.join(run, 'app-output.log');
@@ -89,9 +99,18 @@ export const config: WebdriverIO.Config = {
     await waitForPort(driverPort, 20_000);
   },
 
+  // A failed test leaves a picture of the window behind, to see what state it was in.
+  afterTest: async (test, _context, result) => {
+    if (result.passed) return;
+    const { saveScreenshot } = await import('./helpers/app.js');
+    await saveScreenshot(`failed-${test.title.slice(0, 40).replace(/[^a-z0-9]+/gi, '-')}`).catch((error: unknown) => {
+      console.warn(`could not take a screenshot of the failure: ${String(error)}`);
+    });
+  },
+
   onComplete: () => {
     tauriDriver?.kill();
-    // Each run's data, uploads and fixtures go with it (screenshots stay in the artifacts
+    // Each run's data, uploads and fixtures go with it (screenshots stay in the reports
     // folder); FERRY_E2E_KEEP=1 keeps them for a look after a failure.
     const run = process.env.FERRY_E2E_RUN;
     if (run && !process.env.FERRY_E2E_KEEP) rmSync(run, { recursive: true, force: true });

@@ -2,11 +2,12 @@
 // local folder and say why. Everything else is as in wdio.conf.ts.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { config as base } from './wdio.conf.js';
+import { config as base, reporters } from './wdio.conf.js';
 
 export const config: WebdriverIO.Config = {
   ...base,
   specs: ['./e2e/destinations/**/*.spec.ts'],
+  reporters: reporters('destinations'),
   exclude: [],
   onPrepare: async (...args) => {
     const prepare = base.onPrepare;

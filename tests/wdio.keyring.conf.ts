@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { config as base } from './wdio.conf.js';
+import { config as base, reporters } from './wdio.conf.js';
 import { startTusServer, type TusServer } from './helpers/tus-server.js';
 
 let tusServer: TusServer | undefined;
@@ -30,6 +30,7 @@ function startKeyring(home: string): void {
 export const config: WebdriverIO.Config = {
   ...base,
   specs: ['./e2e/keyring/**/*.spec.ts'],
+  reporters: reporters('keyring'),
   exclude: [],
   onPrepare: async (...args) => {
     if (!process.env.DBUS_SESSION_BUS_ADDRESS) {

@@ -2,7 +2,7 @@
 // started on 127.0.0.1 before the app, which gets its endpoint through
 // FERRY_DESTINATION_URL. Everything else is as in wdio.conf.ts.
 import path from 'node:path';
-import { config as base } from './wdio.conf.js';
+import { config as base, reporters } from './wdio.conf.js';
 import { startTusServer, type TusServer } from './helpers/tus-server.js';
 
 let tusServer: TusServer | undefined;
@@ -10,6 +10,7 @@ let tusServer: TusServer | undefined;
 export const config: WebdriverIO.Config = {
   ...base,
   specs: ['./e2e/tus/**/*.spec.ts'],
+  reporters: reporters('tus'),
   exclude: [],
   onPrepare: async (...args) => {
     // The base preparation makes the run folder and starts tauri-driver, which hands its

@@ -2,7 +2,7 @@
 // and start the app's progress server and leave jobs behind that the other specs, which
 // count theirs, must not see. Uploads are capped at 8 MiB/s so that they last long enough
 // to watch. Everything else is as in wdio.conf.ts.
-import { config as base } from './wdio.conf.js';
+import { config as base, reporters } from './wdio.conf.js';
 
 export const config: WebdriverIO.Config = {
   ...base,
@@ -14,12 +14,7 @@ export const config: WebdriverIO.Config = {
     './e2e/websocket/load.spec.ts',
   ],
   exclude: [],
-  // A failed test leaves a picture of the window behind, to see what state it was in.
-  afterTest: async (test, _context, result) => {
-    if (result.passed) return;
-    const { saveScreenshot } = await import('./helpers/app.js');
-    await saveScreenshot(`failed-${test.title.slice(0, 40).replace(/[^a-z0-9]+/gi, '-')}`);
-  },
+  reporters: reporters('websocket'),
   onPrepare: async (...args) => {
     // Before the base preparation starts tauri-driver, which hands its environment on.
     process.env.FERRY_BANDWIDTH_LIMIT = String(8 * 1024 * 1024);

@@ -104,9 +104,9 @@ export async function reconnectNow(): Promise<void> {
   });
 }
 
-/** Saves a PNG of the window under tests/artifacts (or FERRY_E2E_ARTIFACTS). */
+/** Saves a PNG of the window under reports/artifacts (or FERRY_E2E_ARTIFACTS). */
 export async function saveScreenshot(name: string): Promise<void> {
-  const folder = process.env.FERRY_E2E_ARTIFACTS ?? path.resolve('tests', 'artifacts');
+  const folder = process.env.FERRY_E2E_ARTIFACTS ?? path.resolve('reports', 'artifacts');
   mkdirSync(folder, { recursive: true });
   // WebKitWebDriver's snapshot waits for the next paint, and a still page never paints.
   // Keep the page painting (an invisible opacity flicker) until the snapshot is taken:

@@ -73,7 +73,7 @@ describe('errors', () => {
     // A file queued now reaches the window by polling alone.
     const [id] = (await enqueuePaths([writeSource('polled.txt', 1000)])).jobs;
     await waitForStatus(id, 'done', 30_000);
-    await saveScreenshot('ws-polling');
+    await saveScreenshot('ws-offline-polling');
     await invoke('e2e_start_server');
     await reconnectNow();
     await badgeIs('open');
