@@ -27,6 +27,10 @@ step "UI: lint"
 npm run --silent ui:lint
 step "UI: unit tests"
 npm run --silent ui:test
+step "UI: the window's client against ferry serve"
+target_dir="$(cargo metadata --format-version 1 --no-deps | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')"
+# Built by the Rust tests above.
+FERRY_CLI="$target_dir/debug/ferry" npm run --silent ui:test:serve
 
 step "App: build, .deb and .rpm bundles"
 npx tauri build --bundles deb,rpm
@@ -43,7 +47,6 @@ step "App: the end-to-end build (the bundles above never hold its test-only comm
 cargo build -p ferry-desktop --release --features custom-protocol,e2e
 
 step "End to end (tauri-driver, WebKitWebDriver, Xvfb)"
-target_dir="$(cargo metadata --format-version 1 --no-deps | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')"
 export FERRY_APP="$target_dir/release/ferry-desktop"
 # A session bus of its own: a second launch hands its files to the running app over it.
 xvfb-run --auto-servernum --server-args="-screen 0 1280x800x24" dbus-run-session -- npm run --silent e2e

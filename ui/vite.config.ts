@@ -4,6 +4,9 @@ import { defineConfig } from 'vitest/config';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
 const testing = process.env.VITEST !== undefined;
+// The client's tests against a running `ferry serve` (*.serve.test.ts) run on their own,
+// once the binary is built, and in Node's world: no browser builds of packages.
+const againstServer = process.env.FERRY_SERVE_TESTS !== undefined;
 
 export default defineConfig({
   root,
@@ -14,7 +17,7 @@ export default defineConfig({
   clearScreen: false,
   envPrefix: ['VITE_', 'TAURI_ENV_'],
   // Component tests mount Svelte's browser build in jsdom.
-  resolve: testing ? { conditions: ['browser'] } : undefined,
+  resolve: testing && !againstServer ? { conditions: ['browser'] } : undefined,
   server: {
     port: 5173,
     strictPort: true,
@@ -34,7 +37,8 @@ export default defineConfig({
   },
   test: {
     root,
-    include: ['src/**/*.test.ts'],
+    include: againstServer ? ['src/**/*.serve.test.ts'] : ['src/**/*.test.ts'],
+    exclude: againstServer ? [] : ['src/**/*.serve.test.ts'],
     environment: 'node',
     restoreMocks: true,
   },
