@@ -54,24 +54,28 @@ export async function waitForConnection(): Promise<void> {
 }
 
 /**
- * Once the progress server is back, reconnects without waiting out the backoff: clicks
+ * Once the progress server is back, reconnects without waiting out the backoff: presses
  * Retry now until the badge says connected (a scheduled attempt may get there first,
  * and the button is gone or disabled while an attempt is under way).
+ *
+ * The badge is read and the button pressed by script in the page, not by WebDriver's
+ * element commands: WebKitWebDriver can hold such a command until the page next paints,
+ * and once the uploads have ended and the badge has settled the page may not paint
+ * again, which left a wait reading the badge as it was before the reconnection.
  */
 export async function reconnectNow(): Promise<void> {
   let last = '';
   await browser.waitUntil(
     async () => {
-      const badge = await $('[data-testid="connection-badge"]');
-      last = `${await badge.getAttribute('data-state')}: ${await badge.getText()} (${await badge.getAttribute('title')})`;
-      if ((await badge.getAttribute('data-state')) === 'open') return true;
-      try {
-        const retry = $('[data-testid="connection-retry"]');
-        if ((await retry.isExisting()) && (await retry.isEnabled())) await retry.click();
-      } catch {
-        // The button went away between the look and the click: the next round tells.
-      }
-      return false;
+      const seen = await browser.execute(() => {
+        const badge = document.querySelector<HTMLElement>('[data-testid="connection-badge"]');
+        const retry = document.querySelector<HTMLButtonElement>('[data-testid="connection-retry"]');
+        const state = badge?.dataset.state ?? 'missing';
+        if (state !== 'open' && retry && !retry.disabled) retry.click();
+        return { state, text: badge?.textContent?.replace(/\s+/g, ' ').trim() ?? '', title: badge?.title ?? '' };
+      });
+      last = `${seen.state}: ${seen.text} (${seen.title})`;
+      return seen.state === 'open';
     },
     { timeout: 45_000, interval: 200, timeoutMsg: 'the window did not reconnect once the server was back' },
   ).then(async () => {

@@ -1,4 +1,3 @@
-import { flushSync } from 'svelte';
 import { CommandError, Connection, initialConnectionStatus, type ConnectionStatus } from './connection';
 import type { Command, EnqueueReport, JobId, JobView, ServerMessage, Snapshot } from './generated/protocol';
 import { plural } from './format';
@@ -79,8 +78,6 @@ export class FerryApp {
    * page work out and draw a state nobody sees.
    */
   private readonly updates: FrameBatch<ServerMessage>;
-  /** A redraw is asked for; see `drawSoon`. */
-  private drawTimer: ReturnType<typeof setTimeout> | null = null;
 
   /**
    * @param embedded Inside the Ferry app, so there is an engine to connect to.
@@ -195,8 +192,6 @@ export class FerryApp {
    */
   stop(): void {
     this.updates.clear();
-    if (this.drawTimer !== null) clearTimeout(this.drawTimer);
-    this.drawTimer = null;
     this.link?.stop();
     this.link = null;
     for (const cleanup of this.cleanups.splice(0)) cleanup();
@@ -249,29 +244,13 @@ export class FerryApp {
   }
 
   /**
-   * Makes sure a change made from a socket event or a timer reaches the screen. Svelte
-   * draws in a microtask; WebKitGTK has been seen to hold that microtask back for tens
-   * of seconds after a connection change, leaving the badge on "Reconnecting" while the
-   * socket was open again. A task of its own that draws whatever is pending ends that.
-   */
-  private drawSoon(): void {
-    this.drawTimer ??= setTimeout(() => {
-      this.drawTimer = null;
-      flushSync();
-    }, 0);
-  }
-
-  /**
    * Applies messages in order and sets the queue once, so that the page redraws once
    * however many there are; failures are told of in the same order, once the queue
    * shows them.
    */
   private apply(messages: readonly ServerMessage[]): void {
     const { state, failed } = applyMessages(this.queue, messages);
-    if (state !== this.queue) {
-      this.queue = state;
-      this.drawSoon();
-    }
+    if (state !== this.queue) this.queue = state;
     for (const job of failed) this.reportFailure(job);
   }
 
@@ -415,7 +394,6 @@ export class FerryApp {
     // changes; only coming back is news.
     const opened = status.state === 'open' && this.connection.state !== 'open';
     this.connection = status;
-    this.drawSoon();
     if (opened) {
       if (this.toasts.byKey('connection')) {
         this.toasts.show({
