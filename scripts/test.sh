@@ -32,6 +32,9 @@ target_dir="$(cargo metadata --format-version 1 --no-deps | node -e 'let s="";pr
 # Built by the Rust tests above.
 FERRY_CLI="$target_dir/debug/ferry" npm run --silent ui:test:serve
 
+step "Icons: every size the bundles hold is generated from src-tauri/icons/ferry.svg"
+bash scripts/icons.sh --check
+
 step "App: build, .deb and .rpm bundles"
 npx tauri build --bundles deb,rpm
 step "App: clippy and unit tests (desktop shell)"
