@@ -155,6 +155,13 @@ describe('FerryApp notifications', () => {
   });
 });
 
+/** The socket opened last. */
+function newest(sockets: readonly FakeSocket[]): FakeSocket {
+  const socket = sockets.at(-1);
+  if (!socket) throw new Error('no socket was opened');
+  return socket;
+}
+
 /** Points the app at an engine whose sockets are fakes, kept in the list returned. */
 function engineWithFakeSockets(): FakeSocket[] {
   const sockets: FakeSocket[] = [];
@@ -190,11 +197,7 @@ describe('FerryApp with the engine gone', () => {
     vi.useRealTimers();
   });
 
-  function latest(): FakeSocket {
-    const socket = sockets.at(-1);
-    if (!socket) throw new Error('no socket was opened');
-    return socket;
-  }
+  const latest = (): FakeSocket => newest(sockets);
 
   /** A started app holding the queue from a welcome of epoch `e` at seq 5. */
   async function welcomedApp(): Promise<InstanceType<typeof FerryApp>> {
@@ -381,11 +384,7 @@ describe('FerryApp updates waiting for a frame', () => {
     vi.useRealTimers();
   });
 
-  function latest(): FakeSocket {
-    const socket = sockets.at(-1);
-    if (!socket) throw new Error('no socket was opened');
-    return socket;
-  }
+  const latest = (): FakeSocket => newest(sockets);
 
   /** A started app on frames the test runs, holding job 1, uploading, from a welcome at seq 5. */
   async function welcomedApp(frames: ManualFrames): Promise<InstanceType<typeof FerryApp>> {

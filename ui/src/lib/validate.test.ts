@@ -1,17 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { JobProgress, JobView, Limits, QueueTotals, ServerMessage } from './generated/protocol';
+import type { JobProgress, JobView, QueueTotals, ServerMessage } from './generated/protocol';
+import { limits } from './testing/fixtures';
 import { validateServerMessage } from './validate';
 
-const limits: Limits = {
-  max_message_bytes: 65536,
-  max_messages_per_sec: 50,
-  message_burst: 100,
-  progress_per_sec: 20,
-  updates_per_sec: 10,
-  ack_timeout_ms: 10000,
-  ping_interval_ms: 15000,
-  max_invalid_in_a_row: 5,
-};
 
 const totals: QueueTotals = {
   jobs: 3,
