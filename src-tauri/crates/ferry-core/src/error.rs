@@ -238,9 +238,45 @@ pub(crate) fn human_bytes(bytes: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
+/// Says how a file's size changed, for an error: in readable units, or in bytes when
+/// the two sizes read the same in those units (a file that grew by a few KiB while it
+/// was read is "32.0 MiB" both before and after).
+pub(crate) fn size_change(from: u64, to: u64) -> String {
+    let (before, after) = (human_bytes(from), human_bytes(to));
+    if before != after {
+        return format!("its size went from {before} to {after}");
+    }
+    let (difference, direction) = if to > from {
+        (to - from, "more")
+    } else {
+        (from - to, "fewer")
+    };
+    format!(
+        "its size went from {from} to {to} bytes ({difference} {direction}, {after} either way)"
+    )
+}
+
 #[cfg(test)]
 mod tests {
-    use super::human_bytes;
+    use super::{human_bytes, size_change};
+
+    #[test]
+    fn a_size_change_too_small_for_the_unit_is_told_in_bytes() {
+        let mib = 1024 * 1024;
+        assert_eq!(
+            size_change(32 * mib, 32 * mib + 4096),
+            "its size went from 33554432 to 33558528 bytes (4096 more, 32.0 MiB either way)"
+        );
+        assert_eq!(
+            size_change(32 * mib, 32 * mib - 1),
+            "its size went from 33554432 to 33554431 bytes (1 fewer, 32.0 MiB either way)"
+        );
+        assert_eq!(
+            size_change(32 * mib, 64 * mib),
+            "its size went from 32.0 MiB to 64.0 MiB"
+        );
+        assert_eq!(size_change(100, 0), "its size went from 100 B to 0 B");
+    }
 
     #[test]
     fn human_bytes_picks_a_readable_unit() {

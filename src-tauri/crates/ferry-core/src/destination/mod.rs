@@ -14,7 +14,7 @@ use bytes::Bytes;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::error::{human_bytes, CoreError};
+use crate::error::{human_bytes, size_change, CoreError};
 use crate::model::JobId;
 use crate::throttle::Throttle;
 
@@ -483,11 +483,9 @@ impl UploadBody {
     /// Fails when the file at the source path is gone or has another size.
     async fn check_still_there(&self) -> Result<(), CoreError> {
         match tokio::fs::metadata(&self.path).await {
-            Ok(meta) if meta.len() != self.size => Err(self.changed(format!(
-                "its size went from {} to {}",
-                human_bytes(self.size),
-                human_bytes(meta.len())
-            ))),
+            Ok(meta) if meta.len() != self.size => {
+                Err(self.changed(size_change(self.size, meta.len())))
+            }
             Ok(meta)
                 if self.expected_modified.is_some()
                     && meta.modified().ok() != self.expected_modified =>
