@@ -4,6 +4,9 @@
 //! The speed is an exponential moving average whose weight depends on the time between
 //! samples (`alpha = 1 - e^(-dt/tau)`), so the figure behaves the same whether bytes
 //! arrive in many small chunks or a few large ones, and it does not jump with each chunk.
+//! For its first `tau` it is the plain average since the start instead: the first few
+//! milliseconds of an upload fill socket buffers far faster than the link runs, and an
+//! average seeded with that burst would overstate the speed for seconds.
 
 use std::time::{Duration, Instant};
 
@@ -43,6 +46,8 @@ pub(crate) struct SpeedMeter {
     tau: f64,
     min_window: Duration,
     started: Instant,
+    /// Bytes already counted when the meter started (a resumed upload's offset).
+    start_bytes: u64,
     last_bytes: u64,
     last_at: Instant,
     speed: Option<f64>,
@@ -55,6 +60,7 @@ impl SpeedMeter {
             tau: tau.as_secs_f64(),
             min_window,
             started: now,
+            start_bytes: 0,
             last_bytes: 0,
             last_at: now,
             speed: None,
@@ -68,10 +74,14 @@ impl SpeedMeter {
             return self.speed();
         }
         let dt_secs = dt.as_secs_f64();
-        let rate = (bytes - self.last_bytes) as f64 / dt_secs;
+        let elapsed = now.saturating_duration_since(self.started).as_secs_f64();
         self.speed = Some(match self.speed {
-            None => rate,
-            Some(previous) => previous + ema_alpha(dt_secs, self.tau) * (rate - previous),
+            _ if elapsed < self.tau => bytes.saturating_sub(self.start_bytes) as f64 / elapsed,
+            None => (bytes - self.last_bytes) as f64 / dt_secs,
+            Some(previous) => {
+                let rate = (bytes - self.last_bytes) as f64 / dt_secs;
+                previous + ema_alpha(dt_secs, self.tau) * (rate - previous)
+            }
         });
         self.last_bytes = bytes;
         self.last_at = now;
@@ -127,6 +137,7 @@ impl StageMeter {
     pub(crate) fn restart_at(&mut self, bytes: u64, now: Instant) {
         self.current = bytes.min(self.total);
         self.speed = SpeedMeter::new(TAU, MIN_WINDOW, now);
+        self.speed.start_bytes = self.current;
         self.speed.last_bytes = self.current;
         self.sent = self.sent.map(|_| self.current);
     }
@@ -204,15 +215,18 @@ mod tests {
     fn a_step_in_the_rate_is_followed_gradually() {
         let t0 = Instant::now();
         let mut meter = SpeedMeter::new(TAU, MIN_WINDOW, t0);
-        meter.update(1000, at(t0, 100)); // 10 000 B/s
-                                         // The rate doubles for one 100 ms sample: the figure moves by alpha only.
-        let speed = meter.update(3000, at(t0, 200));
+        // 10 000 B/s for 2.5 s, past the plain average of the start.
+        for i in 1..=25u64 {
+            meter.update(i * 1000, at(t0, i * 100));
+        }
+        // The rate doubles for one 100 ms sample: the figure moves by alpha only.
+        let speed = meter.update(27_000, at(t0, 2600));
         let alpha = ema_alpha(0.1, TAU.as_secs_f64());
         assert!(close(speed, 10_000.0 + alpha * 10_000.0), "{speed}");
         assert!(speed > 10_000.0 && speed < 11_000.0);
         // Keeping the new rate converges to it.
-        let mut bytes = 3000;
-        let mut ms = 200;
+        let mut bytes = 27_000;
+        let mut ms = 2600;
         for _ in 0..200 {
             bytes += 2000;
             ms += 100;
@@ -238,6 +252,33 @@ mod tests {
             "{} vs {}",
             coarse.speed(),
             fine.speed()
+        );
+    }
+
+    #[test]
+    fn a_burst_at_the_start_does_not_hold_the_figure_up() {
+        // 1 MiB in the first 50 ms (socket buffers filling), then a link of 8 MiB/s.
+        let mib = 1024.0 * 1024.0;
+        let t0 = Instant::now();
+        let mut meter = SpeedMeter::new(TAU, MIN_WINDOW, t0);
+        let mut bytes = 1024 * 1024;
+        meter.update(bytes, at(t0, 50));
+        let mut ms = 50;
+        let mut after_one_second = 0.0;
+        while ms < 3000 {
+            ms += 50;
+            bytes += 8 * 1024 * 1024 / 20;
+            let speed = meter.update(bytes, at(t0, ms));
+            if ms == 1000 {
+                after_one_second = speed;
+            }
+        }
+        // A seeded average would still say 15.5 MiB/s after a second.
+        assert!(after_one_second < 9.0 * mib, "{}", after_one_second / mib);
+        assert!(
+            (meter.speed() / mib - 8.0).abs() < 0.4,
+            "{}",
+            meter.speed() / mib
         );
     }
 
