@@ -4,9 +4,10 @@
 //! The speed is an exponential moving average whose weight depends on the time between
 //! samples (`alpha = 1 - e^(-dt/tau)`), so the figure behaves the same whether bytes
 //! arrive in many small chunks or a few large ones, and it does not jump with each chunk.
-//! For its first `tau` it is the plain average since the start instead: the first few
-//! milliseconds of an upload fill socket buffers far faster than the link runs, and an
-//! average seeded with that burst would overstate the speed for seconds.
+//! The first sampling window only sets a baseline: in it an upload fills socket buffers
+//! and the bandwidth cap's allowance far faster than the link runs, and a figure that
+//! counted it would overstate the speed for seconds. For its first `tau` after that the
+//! figure is the plain average since the baseline, then the average carries on smoothed.
 
 use std::time::{Duration, Instant};
 
@@ -48,6 +49,8 @@ pub(crate) struct SpeedMeter {
     started: Instant,
     /// Bytes already counted when the meter started (a resumed upload's offset).
     start_bytes: u64,
+    /// When and at what count the first sampling window ended; rates count from there.
+    baseline: Option<(Instant, u64)>,
     last_bytes: u64,
     last_at: Instant,
     speed: Option<f64>,
@@ -61,6 +64,7 @@ impl SpeedMeter {
             min_window,
             started: now,
             start_bytes: 0,
+            baseline: None,
             last_bytes: 0,
             last_at: now,
             speed: None,
@@ -74,27 +78,32 @@ impl SpeedMeter {
             return self.speed();
         }
         let dt_secs = dt.as_secs_f64();
-        let elapsed = now.saturating_duration_since(self.started).as_secs_f64();
-        self.speed = Some(match self.speed {
-            _ if elapsed < self.tau => bytes.saturating_sub(self.start_bytes) as f64 / elapsed,
-            None => (bytes - self.last_bytes) as f64 / dt_secs,
-            Some(previous) => {
-                let rate = (bytes - self.last_bytes) as f64 / dt_secs;
-                previous + ema_alpha(dt_secs, self.tau) * (rate - previous)
+        match (self.baseline, self.speed) {
+            (None, _) => self.baseline = Some((now, bytes)),
+            (Some((at, counted)), speed) => {
+                let elapsed = now.saturating_duration_since(at).as_secs_f64();
+                self.speed = Some(match speed {
+                    Some(previous) if elapsed >= self.tau => {
+                        let rate = (bytes - self.last_bytes) as f64 / dt_secs;
+                        previous + ema_alpha(dt_secs, self.tau) * (rate - previous)
+                    }
+                    _ => bytes.saturating_sub(counted) as f64 / elapsed,
+                });
             }
-        });
+        }
         self.last_bytes = bytes;
         self.last_at = now;
         self.speed()
     }
 
-    /// Settles the figure at the end of a stage: a stage shorter than one sampling
-    /// window still gets a speed, its plain average.
+    /// Settles the figure at the end of a stage: a stage too short for a figure of its
+    /// own still gets a speed, its plain average.
     pub(crate) fn settle(&mut self, bytes: u64, now: Instant) -> f64 {
         if self.speed.is_none() {
             let elapsed = now.saturating_duration_since(self.started).as_secs_f64();
-            if elapsed > 0.0 && bytes > 0 {
-                self.speed = Some(bytes as f64 / elapsed);
+            let counted = bytes.saturating_sub(self.start_bytes);
+            if elapsed > 0.0 && counted > 0 {
+                self.speed = Some(counted as f64 / elapsed);
             }
         }
         self.speed()
@@ -200,12 +209,13 @@ mod tests {
     }
 
     #[test]
-    fn first_sample_sets_the_speed_and_a_constant_rate_stays_put() {
+    fn the_first_window_is_a_baseline_and_a_constant_rate_stays_put() {
         let t0 = Instant::now();
         let mut meter = SpeedMeter::new(TAU, MIN_WINDOW, t0);
         assert!(close(meter.speed(), 0.0));
+        assert!(close(meter.update(1000, at(t0, 100)), 0.0));
         // 1000 bytes per 100 ms = 10 000 B/s, every sample.
-        for i in 1..=20u64 {
+        for i in 2..=40u64 {
             let speed = meter.update(i * 1000, at(t0, i * 100));
             assert!(close(speed, 10_000.0), "sample {i}: {speed}");
         }
@@ -240,12 +250,15 @@ mod tests {
         let t0 = Instant::now();
         let mut coarse = SpeedMeter::new(TAU, MIN_WINDOW, t0);
         let mut fine = SpeedMeter::new(TAU, MIN_WINDOW, t0);
-        coarse.update(1000, at(t0, 100));
-        fine.update(1000, at(t0, 100));
+        // 10 000 B/s for 3 s, past the plain average of the start.
+        for i in 1..=30u64 {
+            coarse.update(i * 1000, at(t0, i * 100));
+            fine.update(i * 1000, at(t0, i * 100));
+        }
         // Same new rate (30 000 B/s) for 400 ms, as one sample or as four.
-        coarse.update(13_000, at(t0, 500));
+        coarse.update(42_000, at(t0, 3400));
         for i in 1..=4u64 {
-            fine.update(1000 + i * 3000, at(t0, 100 + i * 100));
+            fine.update(30_000 + i * 3000, at(t0, 3000 + i * 100));
         }
         assert!(
             close(coarse.speed(), fine.speed()),
@@ -273,8 +286,12 @@ mod tests {
                 after_one_second = speed;
             }
         }
-        // A seeded average would still say 15.5 MiB/s after a second.
-        assert!(after_one_second < 9.0 * mib, "{}", after_one_second / mib);
+        // An average seeded with the first window would still say 15.5 MiB/s after a second.
+        assert!(
+            (after_one_second / mib - 8.0).abs() < 0.1,
+            "{}",
+            after_one_second / mib
+        );
         assert!(
             (meter.speed() / mib - 8.0).abs() < 0.4,
             "{}",
@@ -287,7 +304,9 @@ mod tests {
         let t0 = Instant::now();
         let mut meter = SpeedMeter::new(TAU, MIN_WINDOW, t0);
         assert!(close(meter.update(500, at(t0, 10)), 0.0));
-        assert!(close(meter.update(1000, at(t0, 100)), 10_000.0));
+        assert!(close(meter.update(1000, at(t0, 100)), 0.0));
+        assert!(close(meter.update(1500, at(t0, 110)), 0.0));
+        assert!(close(meter.update(2000, at(t0, 200)), 10_000.0));
     }
 
     #[test]
