@@ -65,47 +65,26 @@ export async function waitForConnection(): Promise<void> {
  */
 export async function reconnectNow(): Promise<void> {
   let last = '';
-  await browser.waitUntil(
-    async () => {
-      const seen = await browser.execute(() => {
-        const badge = document.querySelector<HTMLElement>('[data-testid="connection-badge"]');
-        const retry = document.querySelector<HTMLButtonElement>('[data-testid="connection-retry"]');
-        const state = badge?.dataset.state ?? 'missing';
-        if (state !== 'open' && retry && !retry.disabled) retry.click();
-        return { state, text: badge?.textContent?.replace(/\s+/g, ' ').trim() ?? '', title: badge?.title ?? '' };
-      });
-      last = `${seen.state}: ${seen.text} (${seen.title})`;
-      return seen.state === 'open';
-    },
-    { timeout: 45_000, interval: 200, timeoutMsg: 'the window did not reconnect once the server was back' },
-  ).then(async () => {
-    const pageErrors = await browser.execute(() => (window as unknown as { ferryPageErrors?: string[] }).ferryPageErrors ?? []);
-    if (pageErrors.length > 0) console.log(`errors in the page while reconnecting: ${pageErrors.join(' | ')}`);
-  }).catch(async (error: unknown) => {
-    const timers = await browser.executeAsync<string, []>((done: (r: string) => void) => {
-      const started = performance.now();
-      setTimeout(() => done(`a 10 ms timer fired after ${(performance.now() - started).toFixed(0)} ms; visibility ${document.visibilityState}, focus ${document.hasFocus()}`), 10);
-    }).catch((e: unknown) => `the timer probe failed: ${String(e)}`);
-    const ipc = await browser.executeAsync<string, []>((done: (r: string) => void) => {
-      type Invoke = (command: string, args: unknown) => Promise<unknown>;
-      const tauri = (window as unknown as { __TAURI_INTERNALS__: { invoke: Invoke } }).__TAURI_INTERNALS__;
-      const started = performance.now();
-      const late = setTimeout(() => done('connection_info did not answer within 5 s'), 5000);
-      tauri.invoke('connection_info', {}).then(
-        () => {
-          clearTimeout(late);
-          done(`connection_info answered in ${(performance.now() - started).toFixed(0)} ms`);
-        },
-        (e: unknown) => {
-          clearTimeout(late);
-          done(`connection_info failed: ${String(e)}`);
-        },
-      );
-    });
-    const pageErrors = await browser.execute(() => (window as unknown as { ferryPageErrors?: string[] }).ferryPageErrors ?? []);
-    console.log(`errors in the page: ${JSON.stringify(pageErrors)}`);
-    throw new Error(`${String(error)}; the badge said ${last}; ${timers}; ${ipc}; errors in the page: ${pageErrors.join(' | ') || 'none'}`);
-  });
+  let failure: unknown = null;
+  await browser
+    .waitUntil(
+      async () => {
+        const seen = await browser.execute(() => {
+          const badge = document.querySelector<HTMLElement>('[data-testid="connection-badge"]');
+          const retry = document.querySelector<HTMLButtonElement>('[data-testid="connection-retry"]');
+          const state = badge?.dataset.state ?? 'missing';
+          if (state !== 'open' && retry && !retry.disabled) retry.click();
+          return { state, text: badge?.textContent?.replace(/\s+/g, ' ').trim() ?? '', title: badge?.title ?? '' };
+        });
+        last = `${seen.state}: ${seen.text} (${seen.title})`;
+        return seen.state === 'open';
+      },
+      { timeout: 45_000, interval: 200, timeoutMsg: 'the window did not reconnect once the server was back' },
+    )
+    .catch((error: unknown) => (failure = error));
+  const pageErrors = await browser.execute(() => (window as unknown as { ferryPageErrors?: string[] }).ferryPageErrors ?? []);
+  if (failure !== null) throw new Error(`${String(failure)}; the badge said ${last}; errors in the page: ${pageErrors.join(' | ') || 'none'}`);
+  if (pageErrors.length > 0) console.log(`errors in the page while reconnecting: ${pageErrors.join(' | ')}`);
 }
 
 /** Saves a PNG of the window under reports/artifacts (or FERRY_E2E_ARTIFACTS). */

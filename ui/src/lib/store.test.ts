@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyMessage, applyMessages, applyPolledSnapshot, findJob, initialState, isLoaded, newlyFailed, resumePoint, type QueueState } from './store';
+import { applyMessage, applyMessages, applyPolledSnapshot, findJob, initialState, isLoaded, resumePoint, type QueueState } from './store';
 import {
   change,
   changeMessage,
@@ -278,17 +278,16 @@ describe('applyMessages', () => {
   it('leaves the state, and names the failures, that applying each message in turn does', () => {
     for (let split = 0; split <= run.length; split += 1) {
       let expected = initialState;
-      const failures: (JobView | null)[] = [];
+      const failures: JobView[] = [];
       for (const message of run) {
-        const after = applyMessage(expected, message);
-        failures.push(newlyFailed(expected, after, message));
-        expected = after;
+        failures.push(...newlyFailed(expected, message));
+        expected = applyMessage(expected, message);
       }
       // In two batches, split anywhere: the frames fall where they fall.
       const first = applyMessages(initialState, run.slice(0, split));
       const second = applyMessages(first.state, run.slice(split));
       expect(second.state).toEqual(expected);
-      expect([...first.failed, ...second.failed]).toEqual(failures.filter((failure) => failure !== null));
+      expect([...first.failed, ...second.failed]).toEqual(failures);
     }
   });
 
@@ -312,31 +311,35 @@ describe('applyMessages', () => {
   });
 });
 
-describe('newlyFailed', () => {
+/** The failures `message` alone would tell of, applied to `before`. */
+function newlyFailed(before: QueueState, message: ServerMessage): JobView[] {
+  return applyMessages(before, [message]).failed;
+}
+
+describe('the failures a batch tells of', () => {
   it('reports a job that has just failed', () => {
     const before = applyMessage(initialState, welcome(1, 'e', [job(1, { status: 'uploading' })]));
     const message = jobMessage(2, job(1, { status: 'failed', error: 'Disk full' }));
-    const after = applyMessage(before, message);
-    expect(newlyFailed(before, after, message)?.error).toBe('Disk full');
+    expect(newlyFailed(before, message).map((failed) => failed.error)).toEqual(['Disk full']);
   });
 
   it('stays quiet for a job that had already failed, a stale message, or another status', () => {
     const before = applyMessage(initialState, welcome(5, 'e', [job(1, { status: 'failed', error: 'x' }), job(2)]));
     const again = jobMessage(6, job(1, { status: 'failed', error: 'x' }));
-    expect(newlyFailed(before, applyMessage(before, again), again)).toBeNull();
+    expect(newlyFailed(before, again)).toEqual([]);
 
     const stale = jobMessage(5, job(2, { status: 'failed', error: 'y' }));
-    expect(newlyFailed(before, applyMessage(before, stale), stale)).toBeNull();
+    expect(newlyFailed(before, stale)).toEqual([]);
 
     const done = jobMessage(7, job(2, { status: 'done' }));
-    expect(newlyFailed(before, applyMessage(before, done), done)).toBeNull();
+    expect(newlyFailed(before, done)).toEqual([]);
   });
 
   it('reports a change that has just failed a job, as the job now is', () => {
     const before = applyMessage(initialState, welcome(1, 'e', [job(1, { name: 'report.pdf', status: 'uploading', hash: 'ab12' })]));
     const message = changeMessage(2, change(1, { status: 'failed', error: 'Disk full' }));
-    const after = applyMessage(before, message);
-    const failed = newlyFailed(before, after, message);
+    const { state: after, failed: [failed, ...others] } = applyMessages(before, [message]);
+    expect(others).toEqual([]);
     expect(failed).toBe(findJob(after, 1));
     expect(failed?.name).toBe('report.pdf');
     expect(failed?.hash).toBe('ab12');
@@ -346,16 +349,16 @@ describe('newlyFailed', () => {
   it('stays quiet for a change to a job that had already failed, is not held, is stale or did not fail', () => {
     const before = applyMessage(initialState, welcome(5, 'e', [job(1, { status: 'failed', error: 'x' }), job(2, { status: 'uploading' })]));
     const again = changeMessage(6, change(1, { status: 'failed', error: 'x again' }));
-    expect(newlyFailed(before, applyMessage(before, again), again)).toBeNull();
+    expect(newlyFailed(before, again)).toEqual([]);
 
     const unknown = changeMessage(6, change(99, { status: 'failed', error: 'z' }));
-    expect(newlyFailed(before, applyMessage(before, unknown), unknown)).toBeNull();
+    expect(newlyFailed(before, unknown)).toEqual([]);
 
     const stale = changeMessage(5, change(2, { status: 'failed', error: 'y' }));
-    expect(newlyFailed(before, applyMessage(before, stale), stale)).toBeNull();
+    expect(newlyFailed(before, stale)).toEqual([]);
 
     const done = changeMessage(7, change(2, { status: 'done' }));
-    expect(newlyFailed(before, applyMessage(before, done), done)).toBeNull();
+    expect(newlyFailed(before, done)).toEqual([]);
   });
 });
 

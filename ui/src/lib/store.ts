@@ -102,8 +102,7 @@ class Draft {
   }
 
   job(id: JobId): JobView | undefined {
-    const position = this.index.get(id);
-    return position === undefined ? undefined : this.jobs[position];
+    return findJob(this, id);
   }
 
   setJob(position: number, job: JobView): void {
@@ -122,13 +121,7 @@ class Draft {
 
   /** Takes the whole of `state`, which, like the state the run started from, is copied before any change. */
   replace(state: QueueState): void {
-    this.epoch = state.epoch;
-    this.lastSeq = state.lastSeq;
-    this.totals = state.totals;
-    this.serverVersion = state.serverVersion;
-    this.polled = state.polled;
-    this.jobs = state.jobs;
-    this.index = state.index;
+    Object.assign(this, state);
     this.ownJobs = false;
     this.ownIndex = false;
     this.changed = true;
@@ -255,7 +248,9 @@ export function applyMessage(state: QueueState, message: ServerMessage): QueueSt
 /**
  * Applies messages in order, leaving the state `applyMessage` would leave applied to each
  * in turn, but copying the queue at most once: a busy frame brings hundreds of updates.
- * `failed` names, in order, the jobs `newlyFailed` would name for each message.
+ * `failed` names, in order, the jobs a `job` or `change` message has just moved into
+ * `failed`, as they are after it: failures worth telling the user about, as opposed to
+ * ones already known from an earlier message or a welcome.
  */
 export function applyMessages(state: QueueState, messages: readonly ServerMessage[]): { state: QueueState; failed: JobView[] } {
   const draft = new Draft(state);
@@ -305,21 +300,7 @@ function applyTo(draft: Draft, message: ServerMessage): boolean {
 }
 
 /** The job with this id, if the state holds it. */
-export function findJob(state: QueueState, id: JobId): JobView | undefined {
+export function findJob(state: Pick<QueueState, 'jobs' | 'index'>, id: JobId): JobView | undefined {
   const position = state.index.get(id);
   return position === undefined ? undefined : state.jobs[position];
-}
-
-/**
- * The job a `job` or `change` message has just moved into `failed`, if it did, as it is
- * in `after`: a failure worth telling the user about, as opposed to one already known
- * from an earlier message or a welcome.
- */
-export function newlyFailed(before: QueueState, after: QueueState, message: ServerMessage): JobView | null {
-  if (message.type !== 'job' && message.type !== 'change') return null;
-  if (before === after || message.job.status !== 'failed') return null;
-  if (findJob(before, message.job.id)?.status === 'failed') return null;
-  // A change carries only what changed: the name and the rest come from the job it
-  // was merged into (none, if the state did not hold the job).
-  return findJob(after, message.job.id) ?? null;
 }
